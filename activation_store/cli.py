@@ -1,0 +1,117 @@
+"""``backtrack cache`` and ``backtrack store info``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from activation_store.config_cli import add_config_arguments
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from activation_store.cache_config import CacheConfig
+    from activation_store.models.config import ModelConfig
+
+    cache = subparsers.add_parser(
+        "cache",
+        help="cache residual-stream activations of a model into an HDF5 store",
+        description=(
+            "Run MODEL over the sequences of --tokens and store the activations of --hooks in the "
+            "HDF5 store --out (one forward pass per batch; pads are never stored). A second model "
+            "can be cached into the same store over the same tokens. Progress is committed batch "
+            "by batch: after an interruption, rerun with --resume."
+        ),
+    )
+    add_config_arguments(cache, ModelConfig)
+    cache.add_argument(
+        "--tokens",
+        default=None,
+        help='JSONL with "id" and "token_ids" or "text" per line (a traces file works); '
+        "default: the tokens already in --out",
+    )
+    cache.add_argument("--out", required=True, help="the HDF5 store to create or add to")
+    cache.add_argument(
+        "--chat-template",
+        action="store_true",
+        help='wrap each "text" as a user message with the tokenizer\'s chat template',
+    )
+    add_config_arguments(cache, CacheConfig)
+    cache.set_defaults(handler=_cache)
+
+    store = subparsers.add_parser("store", help="inspect an HDF5 activation store")
+    store_sub = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
+    info = store_sub.add_parser("info", help="what a store holds: sizes, models, hooks, labels")
+    info.add_argument("path", help="the .h5 store")
+    info.add_argument("--json", action="store_true", help="print as JSON")
+    info.set_defaults(handler=_info)
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from activation_store.cache_config import CacheConfig
+    from activation_store.capture import cache_activations
+    from activation_store.config_cli import config_from_args
+    from activation_store.create import read_tokens
+    from activation_store.errors import InputError
+    from activation_store.h5io import open_store_file
+    from activation_store.models.config import ModelConfig
+    from activation_store.models.loader import load_model
+    from activation_store.token_input import load_token_file
+
+    model_cfg = config_from_args(ModelConfig, args)
+    cache_cfg = config_from_args(CacheConfig, args)
+    if args.tokens is None and not Path(args.out).exists():
+        raise InputError(f"--tokens is required: store {args.out!r} does not exist yet")
+    loaded = load_model(model_cfg)
+    if args.tokens is not None:
+        tokens = load_token_file(args.tokens, loaded.tokenizer, chat_template=args.chat_template)
+    else:
+        with open_store_file(args.out, "r") as f:
+            tokens = read_tokens(f)
+    result = cache_activations(loaded, tokens, args.out, cache_cfg)
+    print(
+        f"cached {result.rows_written:,} tokens of {result.model_key!r} into {result.path} "
+        f"({result.tokens_per_s:,.0f} tok/s)"
+    )
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from activation_store.info import store_info
+
+    info = store_info(args.path)
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+    else:
+        print(_format_info(info))
+    return 0
+
+
+def _format_info(info: dict[str, Any]) -> str:
+    lines = [
+        f"store {info['path']}  ({info['file_mb']:.1f} MB on disk, schema v{info['schema_version']}, "
+        f"toolkit {info['toolkit_version']})",
+        f"tokens: {info['n_tokens']:,} in {info['n_sequences']:,} sequences  "
+        f"tokenizer: {info['tokenizer_id']}",
+    ]
+    if not info["models"]:
+        lines.append("models: none yet")
+    for name, m in info["models"].items():
+        state = "complete" if m["committed_rows"] == info["n_tokens"] else "INCOMPLETE (--resume)"
+        lines.append(
+            f"model {name}: {m['model_id']} ({m['architecture']}, d_model {m['d_model']}, "
+            f"{m['model_dtype']} → stored {m['store_dtype']}, compression {m['compression']}, "
+            f"fingerprint {m['fingerprint']})"
+        )
+        lines.append(f"  committed rows: {m['committed_rows']:,}/{info['n_tokens']:,} [{state}]")
+        for hook, h in m["hooks"].items():
+            lines.append(f"  {hook}: {h['shape']} {h['mb']:.1f} MB — {h['meaning']}")
+    if info["labels"]:
+        for name, lab in info["labels"].items():
+            lines.append(f"label {name}: {lab['dtype']}, {lab['nonzero']:,} non-zero")
+    else:
+        lines.append("labels: none yet")
+    return "\n".join(lines)

@@ -1,0 +1,95 @@
+"""Reading the tokens to cache from JSONL: ``{"id", "token_ids"}`` or ``{"id", "text"}`` per line.
+
+Traces files written by ``backtrack traces`` qualify as they are (their lines carry ``id`` and
+``token_ids``), so the base model can be read on exactly the reasoning model's tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from activation_store.errors import InputError
+from activation_store.tokens import TokenTable
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each non-empty line; malformed lines raise naming both."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"file {str(path)!r} does not exist")
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from err
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object per line")
+            yield number, obj
+
+
+def load_token_file(path: str | Path, tokenizer: Any, *, chat_template: bool = False) -> TokenTable:
+    """Token table from a JSONL file; ``text`` lines are tokenized with ``tokenizer``.
+
+    With ``chat_template``, a ``text`` is wrapped as one user message by the tokenizer's chat
+    template (with the generation prompt); lines with ``token_ids`` are always taken verbatim.
+    """
+    ids: list[str] = []
+    sequences: list[list[int]] = []
+    for number, obj in iter_jsonl(path):
+        trace_id = obj.get("id", obj.get("trace_id"))
+        if trace_id is None:
+            raise InputError(f'{path}:{number}: missing "id"')
+        if "token_ids" in obj:
+            seq = obj["token_ids"]
+            if not isinstance(seq, list) or not all(isinstance(t, int) for t in seq):
+                raise InputError(f'{path}:{number}: "token_ids" must be a list of integers')
+        elif "text" in obj:
+            seq = _tokenize(obj["text"], tokenizer, chat_template, f"{path}:{number}")
+        else:
+            raise InputError(f'{path}:{number}: needs "token_ids" or "text"')
+        if not seq:
+            raise InputError(f"{path}:{number}: sequence {trace_id!r} is empty")
+        vocab = len(tokenizer) if tokenizer is not None else None
+        if vocab is not None and (min(seq) < 0 or max(seq) >= vocab):
+            raise InputError(
+                f"{path}:{number}: token id {max(seq)} is outside the tokenizer's vocabulary "
+                f"of {vocab}; were these tokens made by another tokenizer?"
+            )
+        ids.append(str(trace_id))
+        sequences.append(seq)
+    if not sequences:
+        raise InputError(f"{path}: no sequences found")
+    return TokenTable.from_sequences(ids, sequences)
+
+
+def _tokenize(text: Any, tokenizer: Any, chat_template: bool, where: str) -> list[int]:
+    if not isinstance(text, str):
+        raise InputError(f'{where}: "text" must be a string')
+    if chat_template:
+        if not getattr(tokenizer, "chat_template", None):
+            raise InputError(
+                f"{where}: --chat-template given but the tokenizer has no chat template"
+            )
+        out = tokenizer.apply_chat_template(
+            [{"role": "user", "content": text}], add_generation_prompt=True, tokenize=True
+        )
+        if isinstance(out, dict) or hasattr(out, "input_ids"):
+            out = out["input_ids"]
+        return list(out)
+    return list(tokenizer(text)["input_ids"])
+
+
+def tokenizer_id(tokenizer: Any) -> str:
+    """Name and a hash of the vocabulary: stores built by different tokenizers are told apart."""
+    vocab = tokenizer.get_vocab()
+    digest = hashlib.sha256(
+        json.dumps(sorted(vocab.items()), ensure_ascii=False).encode()
+    ).hexdigest()[:12]
+    return f"{getattr(tokenizer, 'name_or_path', '') or 'tokenizer'}|vocab={len(vocab)}|{digest}"

@@ -1,0 +1,1 @@
+"""`experiments`: the command line, and (later) steering and ablation experiments and the report."""

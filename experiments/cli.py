@@ -1,0 +1,60 @@
+"""The ``backtrack`` command line.
+
+Each package contributes its subcommands through a ``register(subparsers)`` function in its own
+``cli.py``; heavy imports (torch, transformer_lens, sae_lens) happen inside the handlers, so
+``backtrack --help`` stays fast. Errors a user can cause are printed as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from activation_store import cli as store_cli
+from activation_store.errors import ToolkitError
+
+Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+REGISTRARS: tuple[Register, ...] = (store_cli.register,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="backtrack",
+        description=(
+            "Study backtracking in reasoning models: generate and label traces, cache activations "
+            "into an HDF5 store, fit probes and directions, decompose them into SAE features, "
+            "steer and ablate, and report."
+        ),
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        result = args.handler(args)
+    except ToolkitError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted: committed work is kept; rerun with --resume to continue", file=sys.stderr
+        )
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""`probes`: not implemented yet; see the open issue for this package."""

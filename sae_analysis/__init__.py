@@ -1,0 +1,1 @@
+"""`sae_analysis`: not implemented yet; see the open issue for this package."""
