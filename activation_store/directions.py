@@ -118,10 +118,16 @@ def load_direction(path_or_name: str | Path, *, directory: str | Path | None = N
     if directory is not None and not path.is_absolute() and len(path.parts) == 1:
         path = Path(directory) / path
     base = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
-    tensor_path, sidecar = base.with_suffix(".safetensors"), base.with_suffix(".json")
+    # Names may contain dots ("base_L10.v2"): append suffixes, never replace them.
+    tensor_path = base.with_name(base.name + ".safetensors")
+    sidecar = base.with_name(base.name + ".json")
     if not tensor_path.is_file() or not sidecar.is_file():
         where = Path(directory) if directory is not None else base.parent
-        known = sorted(p.stem for p in where.glob("*.safetensors")) if where.is_dir() else []
+        known = (
+            sorted(p.name.removesuffix(".safetensors") for p in where.glob("*.safetensors"))
+            if where.is_dir()
+            else []
+        )
         raise InputError(
             f"direction {str(base)!r} not found (need {tensor_path.name} and {sidecar.name}); "
             f"directions in {str(where)!r}: {', '.join(known) or 'none'}"
@@ -148,7 +154,7 @@ def load_directions(directory: str | Path, names: Iterable[str] | None = None) -
     """All directions in ``directory`` (sorted by name), or the named ones in the given order."""
     directory = Path(directory)
     if names is None:
-        names = sorted(p.stem for p in directory.glob("*.safetensors"))
+        names = sorted(p.name.removesuffix(".safetensors") for p in directory.glob("*.safetensors"))
     return [load_direction(n, directory=directory) for n in names]
 
 

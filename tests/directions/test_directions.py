@@ -61,3 +61,12 @@ def test_corrupt_file_is_a_one_line_error(tmp_path):
     path.write_bytes(b"garbage")
     with pytest.raises(InputError, match="corrupt"):
         load_direction(path)
+
+
+def test_names_with_dots_round_trip(tmp_path):
+    d = make(name="base_L1.v2+sae_f3")
+    path = save_direction(d, tmp_path)
+    assert path.name == "base_L1.v2+sae_f3.safetensors"
+    assert load_direction("base_L1.v2+sae_f3", directory=tmp_path).name == d.name
+    assert load_direction(tmp_path / "base_L1.v2+sae_f3").name == d.name
+    assert [x.name for x in load_directions(tmp_path)] == [d.name]
