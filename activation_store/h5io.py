@@ -46,6 +46,11 @@ def open_store_file(path: str | Path, mode: Literal["r", "r+"] = "r") -> h5py.Fi
     except OSError as err:
         if err.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
             raise StoreError(f"store {str(path)!r} is not writable ({err.strerror})") from err
+        if "already open" in str(err).lower():
+            raise StoreError(
+                f"store {str(path)!r} is already open in this process (an ActivationStore?); "
+                "close it before writing to the store"
+            ) from err
         if (
             "unable to lock" in str(err).lower()
             or "resource temporarily unavailable" in str(err).lower()

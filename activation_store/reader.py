@@ -46,6 +46,16 @@ class ActivationStore:
             self._file.close()
             raise
 
+    def refresh(self) -> None:
+        """Re-open the file, to see models and labels added since it was opened.
+
+        Rows and committed-row counters are always read live; the file's *structure* (which
+        models, hooks and labels exist) is what HDF5 caches per open handle. Listing models or
+        labels, and looking up a missing one, refresh automatically.
+        """
+        self._file.close()
+        self._file = open_store_file(self.path, "r")
+
     # -- context manager -----------------------------------------------------------------------
     def close(self) -> None:
         if self._file.id.valid:
@@ -74,6 +84,7 @@ class ActivationStore:
 
     @property
     def models(self) -> list[str]:
+        self.refresh()
         return list(self._file[schema.ACTIVATIONS])
 
     def model_attrs(self, model: str) -> dict[str, Any]:
@@ -92,10 +103,13 @@ class ActivationStore:
 
     @property
     def labels(self) -> list[str]:
+        self.refresh()
         return list(self._file[schema.LABELS])
 
     def label(self, name: str) -> NDArray[Any]:
         path = schema.label_path(name)
+        if path not in self._file:
+            self.refresh()
         if path not in self._file:
             raise StoreError(
                 f"label {name!r} is not in {str(self.path)!r}; labels present: "
@@ -218,6 +232,8 @@ class ActivationStore:
     # -- helpers -------------------------------------------------------------------------------
     def _group(self, model: str) -> h5py.Group:
         path = f"{schema.ACTIVATIONS}/{model}"
+        if path not in self._file:
+            self.refresh()
         if path not in self._file:
             raise StoreError(
                 f"model {model!r} is not in {str(self.path)!r}; models present: "

@@ -131,3 +131,22 @@ def test_reader_follows_a_live_cache_run(tmp_path):
         final = store.read("base", "blocks.3.hook_resid_post", slice(None))
     for n, snap in snapshots:
         np.testing.assert_array_equal(snap, final[:n])
+
+
+def test_reader_opened_before_a_model_existed_sees_it(tmp_path):
+    """HDF5 caches structure per handle: a reader opened early must still find later models."""
+    from activation_store.create import create_store
+    from tests.store.helpers import token_table
+
+    path = tmp_path / "s.h5"
+    create_store(path, token_table([4, 4]), tokenizer_id="tok", config={})
+    code = (
+        "from activation_store.create import prepare_model\n"
+        "from tests.store.helpers import model_entry\n"
+        f"prepare_model({str(path)!r}, model_entry(key='late'), mode='new')"
+    )
+    with ActivationStore(path) as store:
+        assert store.models == []
+        subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+        assert store.models == ["late"]
+        assert store.committed_rows("late") == 0
