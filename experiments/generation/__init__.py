@@ -1,0 +1,48 @@
+"""`experiments.generation`: the toolkit's one batched generation engine.
+
+>>> from activation_store.models import ModelConfig, load_hf_model
+>>> from experiments.generation import GenerationConfig, generate
+>>> hf_model, tokenizer = load_hf_model(ModelConfig(model="tiny-llama"))
+>>> outs = generate(hf_model, tokenizer, [[0, 5, 9], [0, 7]], GenerationConfig(max_new_tokens=16))
+>>> outs[0].generated_ids, outs[0].text, outs[0].finish_reason   # "eos" | "think_end" | "length"
+
+Batched, left-padded, KV-cached decoding on a plain Hugging Face model (greedy, or sampled with
+temperature/top-p from one seeded stream per prompt); results in prompt order. Steering hooks are
+installed by the caller around :func:`generate` (see :mod:`experiments.generation.engine`).
+Torch loads only when :func:`generate` is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from experiments.generation.config import GenerationConfig, GenerationConfigError
+
+if TYPE_CHECKING:
+    from experiments.generation.engine import Generation, generate, left_pad
+    from experiments.generation.stopping import FinishReason
+
+_LAZY = {
+    "Generation": "engine",
+    "generate": "engine",
+    "left_pad": "engine",
+    "FinishReason": "stopping",
+}
+
+__all__ = [
+    "FinishReason",
+    "Generation",
+    "GenerationConfig",
+    "GenerationConfigError",
+    "generate",
+    "left_pad",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,81 @@
+"""``backtrack traces``: generate reasoning traces (JSONL) from a prompt set."""
+
+from __future__ import annotations
+
+import argparse
+
+from activation_store.config_cli import add_config_arguments
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from activation_store.models.config import ModelConfig
+    from experiments.generation.config import GenerationConfig
+    from experiments.traces.config import TraceConfig
+
+    parser = subparsers.add_parser(
+        "traces",
+        help="generate reasoning traces (JSONL) for a prompt set",
+        description=(
+            "Generate one trace per prompt with MODEL (batched, KV cache; greedy or sampled) and "
+            "append it to --out as one JSON line: prompt id, model id, settings, full text, "
+            "thinking span, token ids and the char offsets of every token. Rerunning skips prompts "
+            "already in --out, so an interrupted run continues where it stopped."
+        ),
+    )
+    add_config_arguments(parser, ModelConfig)
+    add_config_arguments(parser, TraceConfig)
+    add_config_arguments(parser, GenerationConfig, skip=("seed",))
+    parser.add_argument(
+        "--sampling-seed",
+        type=int,
+        default=GenerationConfig.seed,
+        help="seed of sampling (temperature > 0); each prompt's stream derives from it and the "
+        f"prompt id (default: {GenerationConfig.seed})",
+    )
+    parser.add_argument("--out", required=True, help="traces JSONL to create or continue")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="start --out afresh instead of continuing it"
+    )
+    parser.set_defaults(handler=_traces)
+
+
+def _traces(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from activation_store.config_cli import config_from_args
+    from activation_store.models.config import ModelConfig
+    from activation_store.models.loader import known_specs, load_hf_model
+    from experiments.generation.config import GenerationConfig
+    from experiments.prompts import load_prompts
+    from experiments.traces.config import TraceConfig
+    from experiments.traces.run import generate_traces
+
+    model_cfg = config_from_args(ModelConfig, args)
+    trace_cfg = config_from_args(TraceConfig, args)
+    gen_cfg = config_from_args(GenerationConfig, args, seed=args.sampling_seed)
+    problems = load_prompts(
+        trace_cfg.prompts,
+        split=None if trace_cfg.split == "all" else trace_cfg.split,
+        categories=trace_cfg.categories or None,
+    )[: trace_cfg.limit]
+    hf_model, tokenizer = load_hf_model(model_cfg)
+    model_id = (
+        model_cfg.model
+        if model_cfg.model in known_specs()
+        else str(Path(model_cfg.model).expanduser().resolve())
+    )
+    result = generate_traces(
+        hf_model,
+        tokenizer,
+        model_id,
+        problems,
+        args.out,
+        gen_cfg,
+        trace_cfg,
+        overwrite=args.overwrite,
+    )
+    print(
+        f"wrote {result.written} traces to {result.path} ({result.skipped} already there); "
+        f"{result.new_tokens:,} new tokens at {result.tokens_per_s:,.0f} tok/s"
+    )
+    return 0
