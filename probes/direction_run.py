@@ -1,0 +1,79 @@
+"""``backtrack directions``: derive, add token baselines, save, and compare, in one call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from activation_store.directions import Direction, save_direction
+from activation_store.reader import ActivationStore
+from probes.baselines import check_space_matches, token_baselines
+from probes.comparison import Comparison, compare, model_space_lookup, write_comparison
+from probes.config import DirectionConfig
+from probes.directions import derive_directions
+from probes.token_space import load_token_space
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DirectionRun:
+    """What ``build_directions`` produced."""
+
+    directions: list[Direction]
+    paths: list[Path]
+    """``NAME.safetensors`` of each saved direction (the JSON sidecar sits beside it)."""
+    comparison: Comparison | None
+    out: Path
+
+
+def build_directions(
+    store_path: str | Path, config: DirectionConfig, out: str | Path
+) -> DirectionRun:
+    """Derive every direction and baseline of ``config`` from the store, save them into ``out``
+    (``NAME.safetensors`` + ``NAME.json``, plus ``directions_config.json``), and compare them."""
+    out = Path(out)
+    with ActivationStore(store_path) as store:
+        derived = derive_directions(store, config)
+        d_models = {m: store.d_model(m) for m in store.models}
+    directions = list(derived)
+    if config.token_baselines:
+        directions += _token_baselines(derived, config, d_models)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [save_direction(d, out) for d in directions]
+    (out / "directions_config.json").write_text(
+        json.dumps({"store": str(store_path), **asdict(config)}, indent=2) + "\n"
+    )
+    comparison = None
+    if config.logit_lens:
+        space_for = model_space_lookup(device=config.device, dtype=config.dtype)
+        comparison = compare(
+            directions, space_for, words=config.tokens, flag_cosine=config.flag_cosine
+        )
+        write_comparison(comparison, out)
+    log.info("saved %d directions into %s", len(directions), out)
+    return DirectionRun(directions=directions, paths=paths, comparison=comparison, out=out)
+
+
+def _token_baselines(
+    derived: list[Direction], config: DirectionConfig, d_models: dict[str, int]
+) -> list[Direction]:
+    out: list[Direction] = []
+    for d in derived:
+        if d.kind != "diff_of_means":
+            continue
+        space = load_token_space(str(d.provenance["model_id"]), config.device, config.dtype)
+        check_space_matches(space, d_models[d.model], d.model)
+        base = {k: d.provenance[k] for k in ("store", "model_key", "model_id", "config")}
+        out += token_baselines(
+            space,
+            model=d.model,
+            hook=d.hook,
+            words=config.tokens,
+            mean_resid_norm=d.mean_resid_norm,
+            provenance=base,
+            suffix=config.suffix,
+        )
+    return out
