@@ -81,7 +81,7 @@ def add_config_arguments(
             field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
         )
         default = None if required else _default(field)
-        help_text = docs.get(field.name, "")
+        help_text = docs.get(field.name, "").replace("%", "%%")  # argparse formats help with %
         if not required:
             help_text += f" (default: {_show(default)})"
         kwargs: dict[str, Any] = {"dest": field.name, "help": help_text, "required": required}
