@@ -211,7 +211,8 @@ class ActivationStore:
             buf_rows = np.concatenate([carry_rows, *chunk])
             bufs = {
                 h: np.concatenate([carry[h], *(self._read_sorted(ds, g) for g in chunk)])
-                for h, ds in datasets.items()
+                # Looked up per buffer, not held: a refresh() meanwhile re-opens the file.
+                for h, ds in ((h, self._dataset(model, h)) for h in hooks)
             }
             if shuffle:
                 perm = rng.permutation(len(buf_rows))
