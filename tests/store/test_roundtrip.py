@@ -120,10 +120,11 @@ def test_unknown_model_and_hook_list_valid_ones(store_path):
             store.read("m", "blocks.9.hook_resid_post", np.array([0]))
 
 
-def test_listing_models_while_streaming_does_not_break_the_stream(store_path):
-    with ActivationStore(store_path) as store:
+def test_listing_models_while_streaming_does_not_break_the_stream(tmp_path):
+    path = build_store(tmp_path / "big.h5", token_table([64] * 100), d_model=256)  # 4 blocks
+    with ActivationStore(path) as store:
         seen = 0
-        for batch in store.iter_batches("m", HOOKS, batch_size=40, buffer_blocks=1):
+        for batch in store.iter_batches("m", HOOKS, batch_size=500, buffer_blocks=1):
             assert store.models == ["m"]  # re-opens the file under the iterator
             seen += len(batch.rows)
         assert seen == store.n_tokens
