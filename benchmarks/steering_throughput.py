@@ -1,0 +1,178 @@
+"""Steered generation throughput: our steered batched generation vs unsteered batched Hugging Face
+``generate`` (same model, prompts, batch size and lengths), and vs a per-prompt loop.
+
+    python benchmarks/steering_throughput.py --json out/steering.json        # embedded default model
+    python benchmarks/steering_throughput.py --model tiny-llama --n-prompts 8 --max-new-tokens 16
+
+Measured side by side in one process, interleaved, best of ``--repeats``:
+
+* ``hf``: unsteered ``hf_model.generate`` (left-padded batch, KV cache, greedy), every row forced to
+  ``--max-new-tokens`` (``min_new_tokens``), so its length is fixed;
+* ``hf_steered``: the same call with our interventions installed (``steer_hf``: a position tracker
+  and one forward hook): ``steered_over_hf`` = its tok/s over ``hf``'s (same lengths exactly);
+* ``engine_steered``: the toolkit's path, ``experiments.generation.generate`` under ``steer_hf``
+  (stops rows at EOS; tok/s counts the tokens actually generated): ``engine_over_hf``;
+* ``loop``: the same steered engine one prompt at a time: ``batched_over_loop``.
+
+Targets: steered_over_hf ≥ 0.9, batched_over_loop ≥ 5. On a shared CPU, keep ``--threads 1``: with
+more threads than free cores every op waits for its slowest thread, and timings swing 3×.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, parser, write_json
+
+from activation_store.directions import Direction
+from activation_store.models import ModelConfig, known_specs, load_hf_model
+from experiments.generation import GenerationConfig, generate, left_pad
+from experiments.prompts import load_prompts
+from experiments.steering import add_interventions, steer_hf
+from experiments.traces.prompting import prompt_ids
+
+
+def default_model() -> str:
+    return "smollm2-135m" if "smollm2-135m" in known_specs() else "tiny-llama"
+
+
+def prompts_for(tokenizer: Any, n: int) -> list[list[int]]:
+    problems = load_prompts("reasoning-v1", split="evaluation")[:n]
+    chat = bool(getattr(tokenizer, "chat_template", None))
+    return [prompt_ids(tokenizer, p.prompt, chat=chat, plain_template="{prompt}") for p in problems]
+
+
+def direction_for(hf_model: Any, layer: int, seed: int = 0) -> Direction:
+    d_model = int(hf_model.config.hidden_size)
+    vector = torch.randn(d_model, generator=torch.Generator().manual_seed(seed))
+    return Direction(
+        name="bench",
+        vector=vector,
+        model="bench",
+        hook=f"blocks.{layer}.hook_resid_post",
+        kind="random",
+    )
+
+
+def hf_generate(hf_model: Any, tokenizer: Any, prompts: list[list[int]], n_new: int) -> int:
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ids, mask = left_pad(prompts, pad, next(hf_model.parameters()).device)
+    with torch.no_grad():
+        out = hf_model.generate(
+            input_ids=ids,
+            attention_mask=mask,
+            max_new_tokens=n_new,
+            min_new_tokens=n_new,
+            do_sample=False,
+            pad_token_id=pad,
+        )
+    return int((out.shape[1] - ids.shape[1]) * out.shape[0])
+
+
+def engine_generate(
+    hf_model: Any, tokenizer: Any, prompts: list[list[int]], config: GenerationConfig
+) -> int:
+    outs = generate(hf_model, tokenizer, prompts, config, progress=False)
+    return sum(len(o.generated_ids) for o in outs)
+
+
+def rate(fn: Callable[[], int]) -> tuple[float, int, float]:
+    """(tokens/s, tokens, seconds) of one call."""
+    t0 = time.perf_counter()
+    n = fn()
+    dt = time.perf_counter() - t0
+    return n / dt, n, dt
+
+
+def interleaved(
+    fns: dict[str, Callable[[], int]], repeats: int
+) -> dict[str, list[tuple[float, int, float]]]:
+    """Each function ``repeats`` times, round-robin, so machine noise hits all of them alike."""
+    runs: dict[str, list[tuple[float, int, float]]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for key, fn in fns.items():
+            runs[key].append(rate(fn))
+    return runs
+
+
+def workloads(hf_model: Any, tokenizer: Any, args: Any) -> dict[str, Callable[[], int]]:
+    """The four measured calls; each returns the number of tokens it generated."""
+    prompts = prompts_for(tokenizer, args.n_prompts)
+    layer = int(hf_model.config.num_hidden_layers) // 2
+    interventions = add_interventions([direction_for(hf_model, layer)], [args.alpha])
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    single = GenerationConfig(max_new_tokens=args.max_new_tokens, batch_size=1)
+    batches = [prompts[i : i + args.batch_size] for i in range(0, len(prompts), args.batch_size)]
+
+    def hf() -> int:
+        return sum(hf_generate(hf_model, tokenizer, b, args.max_new_tokens) for b in batches)
+
+    def hf_steered() -> int:
+        with steer_hf(hf_model, interventions):
+            return hf()
+
+    def engine_steered() -> int:
+        with steer_hf(hf_model, interventions):
+            return engine_generate(hf_model, tokenizer, prompts, config)
+
+    def loop() -> int:
+        with steer_hf(hf_model, interventions):
+            return sum(engine_generate(hf_model, tokenizer, [p], single) for p in prompts)
+
+    return {"hf": hf, "hf_steered": hf_steered, "engine_steered": engine_steered, "loop": loop}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--model", default=default_model())
+    p.add_argument("--n-prompts", type=int, default=16)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=48)
+    p.add_argument("--alpha", type=float, default=4.0, help="α × unit vector, at the middle layer")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (1: stable ratios on a shared machine; raise it on a quiet one)",
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", default="float32")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    config = ModelConfig(model=args.model, device=args.device, dtype=args.dtype)
+    hf_model, tokenizer = load_hf_model(config)
+    runs = workloads(hf_model, tokenizer, args)
+    loop = runs.pop("loop")
+    runs["hf_steered"]()  # warm-up (allocator, lazy imports)
+    best = {k: max(v) for k, v in interleaved(runs, args.repeats).items()}
+    best["loop"] = rate(loop)
+    figures = {
+        **{k: getattr(args, k) for k in ("model", "device", "dtype", "n_prompts", "batch_size")},
+        **{k: getattr(args, k) for k in ("max_new_tokens", "alpha", "repeats", "threads")},
+        "steer_layer": int(hf_model.config.num_hidden_layers) // 2,
+        "tok_s": {k: round(v[0], 2) for k, v in best.items()},
+        "tokens": {k: v[1] for k, v in best.items()},
+        "seconds": {k: round(v[2], 3) for k, v in best.items()},
+        "steered_over_hf": best["hf_steered"][0] / best["hf"][0],
+        "engine_over_hf": best["engine_steered"][0] / best["hf"][0],
+        "batched_over_loop": best["engine_steered"][0] / best["loop"][0],
+        "machine": machine(),
+    }
+    for key in ("hf", "hf_steered", "engine_steered", "loop"):
+        print(f"{key:>15}: {figures['tok_s'][key]:8.1f} tok/s  ({figures['tokens'][key]} tokens)")
+    for key in ("steered_over_hf", "engine_over_hf", "batched_over_loop"):
+        print(f"{key:>18}: {figures[key]:.2f}")
+    write_json(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()
