@@ -14,10 +14,28 @@ from collections.abc import Callable, Sequence
 
 from activation_store import cli as store_cli
 from activation_store.errors import ToolkitError
+from experiments.labels import cli as labels_cli
+from experiments.organism import cli as organism_cli
+from experiments.prompts import cli as prompts_cli
+from experiments.report import cli as report_cli
+from experiments.steering import cli as steering_cli
+from experiments.traces import cli as traces_cli
+from probes import cli as probes_cli
+from sae_analysis import cli as sae_cli
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
-REGISTRARS: tuple[Register, ...] = (store_cli.register,)
+REGISTRARS: tuple[Register, ...] = (
+    store_cli.register,
+    probes_cli.register,
+    prompts_cli.register,
+    traces_cli.register,
+    labels_cli.register,
+    steering_cli.register,
+    report_cli.register,
+    sae_cli.register,
+    organism_cli.register,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,7 +89,24 @@ def _tiny_gpt(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizer
     return tiny_gpt_hf(config.seed), tiny_tokenizer()
 
 
-_SPECS: dict[str, HfLoader] = {"tiny-llama": _tiny_llama, "tiny-gpt": _tiny_gpt}
+def _smollm2(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from activation_store.models.smollm2 import load_smollm2_hf
+
+    return load_smollm2_hf(config)
+
+
+def _smollm2_reasoner(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from activation_store.models.smollm2 import load_reasoner_hf
+
+    return load_reasoner_hf(config)
+
+
+_SPECS: dict[str, HfLoader] = {
+    "tiny-llama": _tiny_llama,
+    "tiny-gpt": _tiny_gpt,
+    "smollm2-135m": _smollm2,
+    "smollm2-135m-reasoner": _smollm2_reasoner,
+}
 
 
 def register_model_spec(name: str, hf_loader: HfLoader, *, replace: bool = False) -> None:

@@ -1,0 +1,204 @@
+"""Train TopK SAEs on the base model's residual stream with sae_lens's own trainer.
+
+Activations come from our HDF5 store (``backtrack cache`` machinery): the base model run over the
+training traces and general text (:mod:`experiments.organism.sae_data`). sae_lens's
+:class:`~sae_lens.training.sae_trainer.SAETrainer` consumes them as a stream of batches; the
+trained SAE is saved in sae_lens's inference format (``cfg.json`` + ``sae_weights.safetensors``,
+weights in fp16, loading as float32 by default) so ``SAE.load_from_disk`` reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from experiments.organism.config import SaeConfig
+
+if TYPE_CHECKING:
+    from sae_lens import SAE
+
+    from activation_store import ActivationStore
+
+logger = logging.getLogger(__name__)
+
+IGNORED_TOKEN = "<|im_start|>"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SaeMetrics:
+    """How well an SAE reconstructs held-out activations and the model's predictions."""
+
+    hook: str
+    d_sae: int
+    l0: float
+    """Mean active latents per held-out token."""
+    explained_variance: float
+    """1 − Σ‖x − x̂‖² / Σ‖x − x̄‖² over held-out tokens."""
+    dead_fraction: float
+    """Share of latents that never fire on the held-out tokens."""
+    ce_loss_clean: float
+    ce_loss_with_sae: float
+    ce_loss_zero_ablation: float
+    ce_loss_increase: float
+    """``ce_loss_with_sae − ce_loss_clean`` (nats per token) when the SAE is spliced in."""
+    ce_recovered: float
+    """Share of the zero-ablation CE increase that the SAE recovers."""
+    kl_with_sae: float
+    """Mean KL(clean ‖ spliced) per token."""
+    n_train_rows: int
+    n_eval_rows: int
+
+
+def hook_of(layer: int) -> str:
+    return f"blocks.{layer}.hook_resid_post"
+
+
+def split_rows(
+    store: ActivationStore, config: SaeConfig, ignored_id: int
+) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """(train rows, held-out rows, held-out sequence indices); rows of ``ignored_id`` left out."""
+    tokens = store.tokens
+    heldout_seqs = list(range(0, len(tokens.offsets) - 1, config.sae_heldout_every))
+    held = np.zeros(tokens.n_tokens, dtype=bool)
+    for s in heldout_seqs:
+        held[tokens.offsets[s] : tokens.offsets[s + 1]] = True
+    keep = tokens.ids != ignored_id
+    return np.flatnonzero(keep & ~held), np.flatnonzero(keep & held), heldout_seqs
+
+
+def activation_stream(
+    store: ActivationStore, model: str, hook: str, rows: np.ndarray, config: SaeConfig
+) -> Iterator[torch.Tensor]:
+    """Shuffled ``[batch, d_model]`` batches of ``rows``, epoch after epoch (seeded), forever."""
+    epoch = 0
+    while True:
+        for batch in store.iter_batches(model, [hook], rows=rows, batch_size=config.sae_batch_size,
+                                        shuffle=True, seed=config.sae_seed + epoch):  # fmt: skip
+            if len(batch.rows) == config.sae_batch_size:
+                yield batch.acts[hook]
+        epoch += 1
+
+
+def train_sae(
+    store: ActivationStore,
+    model: str,
+    layer: int,
+    rows: np.ndarray,
+    config: SaeConfig,
+    metadata: dict[str, Any],
+) -> SAE[Any]:
+    """Train one TopK SAE on ``rows`` of ``blocks.{layer}.hook_resid_post`` with sae_lens."""
+    from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
+    from sae_lens.config import LoggingConfig, SAETrainerConfig
+    from sae_lens.saes.sae import SAEMetadata
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    d_in = store.d_model(model)
+    total = (len(rows) * config.sae_epochs // config.sae_batch_size) * config.sae_batch_size
+    steps = total // config.sae_batch_size
+    sae_cfg = TopKTrainingSAEConfig(
+        d_in=d_in, d_sae=config.sae_expansion * d_in, k=config.sae_k, dtype="float32",
+        device="cpu", normalize_activations="expected_average_only_in",
+        metadata=SAEMetadata(hook_name=hook_of(layer), **metadata),
+    )  # fmt: skip
+    trainer_cfg = SAETrainerConfig(
+        total_training_samples=total, train_batch_size_samples=config.sae_batch_size,
+        lr=config.sae_lr, lr_end=config.sae_lr / 10, lr_warm_up_steps=max(1, steps // 20),
+        lr_decay_steps=steps // 5,
+        device="cpu", n_batches_for_norm_estimate=8, dead_feature_window=max(10, steps // 4),
+        feature_sampling_window=max(10, steps // 4), logger=LoggingConfig(log_to_wandb=False),
+    )  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.sae_seed + layer)
+        sae = TopKTrainingSAE(sae_cfg)
+        stream = activation_stream(store, model, hook_of(layer), rows, config)
+        trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=stream)
+        trained = trainer.fit()
+    logger.info(
+        "trained the SAE at %s: %d steps of %d rows", hook_of(layer), steps, config.sae_batch_size
+    )
+    return trained
+
+
+def save_sae(sae: SAE[Any], directory: Path) -> Path:
+    """sae_lens inference format with fp16 weights (``cfg.json`` keeps dtype float32)."""
+    from safetensors.torch import load_file, save_file
+
+    sae.save_inference_model(directory)
+    weights = directory / "sae_weights.safetensors"
+    half = {k: v.to(torch.float16).contiguous() for k, v in load_file(weights).items()}
+    save_file(half, str(weights))
+    return directory
+
+
+def reconstruction_metrics(
+    sae: SAE[Any], store: ActivationStore, model: str, hook: str, rows: np.ndarray
+) -> dict[str, float]:
+    """L0, explained variance and dead share over held-out ``rows`` (streamed, float64 sums)."""
+    sq_err = total = 0.0
+    sum_x = np.zeros(store.d_model(model))
+    sum_sq = l0 = 0.0
+    fired = torch.zeros(sae.cfg.d_sae, dtype=torch.bool)
+    with torch.no_grad():
+        for batch in store.iter_batches(model, [hook], rows=rows, batch_size=4096, shuffle=False):
+            x_BD = batch.acts[hook].to(sae.dtype)
+            z_BK = sae.encode(x_BD)
+            err = (sae.decode(z_BK) - x_BD).double()
+            sq_err += float((err**2).sum())
+            sum_x += x_BD.double().sum(0).numpy()
+            sum_sq += float((x_BD.double() ** 2).sum())
+            l0 += float((z_BK > 0).sum())
+            fired |= (z_BK > 0).any(0)
+            total += len(x_BD)
+    variance = sum_sq - float((sum_x**2).sum()) / total
+    return {"l0": l0 / total, "explained_variance": 1 - sq_err / variance,
+            "dead_fraction": float((~fired).float().mean()), "n_eval_rows": total}  # fmt: skip
+
+
+def spliced_metrics(
+    sae: SAE[Any], hooked: Any, sequences: Sequence[Sequence[int]], hook: str, ignored_id: int
+) -> dict[str, float]:
+    """CE loss clean / with the SAE spliced in / zero-ablated, and KL, with sae_lens's evals."""
+    from sae_lens.evals import get_recons_loss
+    from sae_lens.training.activation_scaler import ActivationScaler
+
+    sums: dict[str, float] = {}
+    n = 0
+    for ids in sequences:
+        batch_tokens = torch.tensor([list(ids)], device=hooked.cfg.device)
+        with torch.no_grad():
+            metrics = get_recons_loss(sae, hooked, ActivationScaler(), batch_tokens, compute_kl=True,
+                                      compute_ce_loss=True, ignore_tokens=[ignored_id], hook_name=hook)  # fmt: skip
+        count = len(ids) - 1
+        for key, value in metrics.items():
+            sums[key] = sums.get(key, 0.0) + float(value.float().mean()) * count
+        n += count
+    mean = {k: v / n for k, v in sums.items()}
+    clean, spliced, ablated = (
+        mean["ce_loss_without_sae"],
+        mean["ce_loss_with_sae"],
+        mean["ce_loss_with_ablation"],
+    )
+    return {
+        "ce_loss_clean": clean, "ce_loss_with_sae": spliced, "ce_loss_zero_ablation": ablated,
+        "ce_loss_increase": spliced - clean, "ce_recovered": (ablated - spliced) / (ablated - clean),
+        "kl_with_sae": mean["kl_div_with_sae"],
+    }  # fmt: skip
+
+
+def metrics_record(
+    hook: str, sae: SAE[Any], recon: dict[str, float], spliced: dict[str, float], n_train: int
+) -> SaeMetrics:
+    return SaeMetrics(hook=hook, d_sae=int(sae.cfg.d_sae), n_train_rows=n_train,
+                      n_eval_rows=int(recon.pop("n_eval_rows")), **recon, **spliced)  # fmt: skip
+
+
+def config_dict(config: SaeConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
