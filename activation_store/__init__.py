@@ -5,8 +5,7 @@ Public names are imported lazily so that ``backtrack --help`` does not pay for t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from activation_store.lazy import lazy_exports
 
 _EXPORTS = {
     "ActivationStore": "activation_store.reader",
@@ -30,7 +29,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'activation_store' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -17,8 +17,7 @@ Public names are imported lazily, so importing the package (and ``backtrack --he
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from activation_store.lazy import lazy_exports
 
 _EXPORTS = {
     "DecomposeConfig": "sae_analysis.config",
@@ -50,7 +49,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'sae_analysis' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

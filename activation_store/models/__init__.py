@@ -11,9 +11,9 @@ on first use of a name that needs them, so ``import activation_store.models`` st
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from activation_store.lazy import lazy_exports
 from activation_store.models.config import ModelConfig, ModelConfigError
 from activation_store.models.hooks import (
     HookSpec,
@@ -42,18 +42,18 @@ if TYPE_CHECKING:
     )
 
 _LAZY = {
-    "resolve_device": "device",
-    "resolve_dtype": "device",
-    "weights_fingerprint": "fingerprint",
-    "LoadedModel": "loader",
-    "known_specs": "loader",
-    "load_hf_model": "loader",
-    "load_model": "loader",
-    "register_model_spec": "loader",
-    "save_tiny_llama": "tiny",
-    "tiny_gpt_hf": "tiny",
-    "tiny_llama_hf": "tiny",
-    "tiny_tokenizer": "tiny",
+    "resolve_device": ".device",
+    "resolve_dtype": ".device",
+    "weights_fingerprint": ".fingerprint",
+    "LoadedModel": ".loader",
+    "known_specs": ".loader",
+    "load_hf_model": ".loader",
+    "load_model": ".loader",
+    "register_model_spec": ".loader",
+    "save_tiny_llama": ".tiny",
+    "tiny_gpt_hf": ".tiny",
+    "tiny_llama_hf": ".tiny",
+    "tiny_tokenizer": ".tiny",
 }
 
 __all__ = [
@@ -80,9 +80,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -14,9 +14,9 @@ Torch loads only when :func:`generate` is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from activation_store.lazy import lazy_exports
 from experiments.generation.config import GenerationConfig, GenerationConfigError
 
 if TYPE_CHECKING:
@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from experiments.generation.stopping import FinishReason
 
 _LAZY = {
-    "Generation": "engine",
-    "generate": "engine",
-    "left_pad": "engine",
-    "FinishReason": "stopping",
+    "Generation": ".engine",
+    "generate": ".engine",
+    "left_pad": ".engine",
+    "FinishReason": ".stopping",
 }
 
 __all__ = [
@@ -40,9 +40,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -14,15 +14,11 @@ on it is in ``report.json``; every figure is a PNG and an SVG beside the page. N
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from activation_store.lazy import lazy_exports
 
 _EXPORTS = {"build_report": "experiments.report.build", "ReportResult": "experiments.report.build"}
 
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'experiments.report' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -20,8 +20,7 @@ Experiments (``backtrack steer sweep|ablate``): :class:`SweepConfig` / :class:`A
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from activation_store.lazy import lazy_exports
 
 _EXPORTS = {
     "AblateThenAdd": "experiments.steering.operators",
@@ -55,7 +54,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'experiments.steering' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from activation_store.lazy import lazy_exports
 from experiments.traces.config import TraceConfig, TraceConfigError
 from experiments.traces.record import Trace, iter_traces, read_traces, thinking_span
 
@@ -21,10 +21,10 @@ if TYPE_CHECKING:
     from experiments.traces.run import TraceRunResult, generate_traces
 
 _LAZY = {
-    "TokenText": "offsets",
-    "token_char_spans": "offsets",
-    "TraceRunResult": "run",
-    "generate_traces": "run",
+    "TokenText": ".offsets",
+    "token_char_spans": ".offsets",
+    "TraceRunResult": ".run",
+    "generate_traces": ".run",
 }
 
 __all__ = [
@@ -41,9 +41,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
