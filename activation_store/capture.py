@@ -84,7 +84,7 @@ def cache_activations(
     specs = [parse_hook(h, model.cfg.n_layers) for h in config.hooks]
     key = config.name or default_model_key(loaded.model_id)
     _check_lengths(tokens, model.cfg.n_ctx)
-    _ensure_store(out, tokens, loaded, config)
+    _ensure_store(out, tokens, loaded, config, key)
     entry = _model_entry(loaded, key, specs, config)
     start = prepare_model(out, entry, mode=config.mode)
     if start not in set(tokens.offsets.tolist()):
@@ -202,7 +202,9 @@ def _check_lengths(tokens: TokenTable, n_ctx: int) -> None:
         )
 
 
-def _ensure_store(out: Path, tokens: TokenTable, loaded: LoadedModel, config: CacheConfig) -> None:
+def _ensure_store(
+    out: Path, tokens: TokenTable, loaded: LoadedModel, config: CacheConfig, key: str
+) -> None:
     creating = {"tokens_from": "cache", "first_model": loaded.model_id, **asdict(config)}
     if not out.exists():
         create_store(out, tokens, tokenizer_id=tokenizer_id(loaded.tokenizer), config=creating)
@@ -212,7 +214,7 @@ def _ensure_store(out: Path, tokens: TokenTable, loaded: LoadedModel, config: Ca
             check_same_tokens(f, tokens, out)
             return
         except StoreError:
-            others = [m for m in f["activations"] if m != (config.name or "")]
+            others = [m for m in f["activations"] if m != key]
             if not config.overwrite or others:
                 raise
     log.warning("--overwrite: rebuilding %s, which held other tokens and no other model", out)

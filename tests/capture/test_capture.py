@@ -121,3 +121,20 @@ def test_store_info_and_token_file(tiny, tmp_path):
     bad.write_text('{"id": "a", "text": "ok"}\n{"id": \n')
     with pytest.raises(InputError, match=r"bad.jsonl:2"):
         load_token_file(bad, tiny.tokenizer)
+
+
+def test_overwrite_rebuilds_a_store_of_other_tokens_only_when_it_holds_no_other_model(
+    tiny, tmp_path
+):
+    out = tmp_path / "s.h5"
+    cache_activations(tiny, random_tokens(3), out, CacheConfig(hooks=HOOKS[:1]), progress=False)
+    new_tokens = random_tokens(4, seed=5)
+    cfg = CacheConfig(hooks=HOOKS[:1], overwrite=True)  # default key, the store's only model
+    cache_activations(tiny, new_tokens, out, cfg, progress=False)
+    with ActivationStore(out) as store:
+        assert store.tokens.fingerprint() == new_tokens.fingerprint()
+    cache_activations(
+        tiny, new_tokens, out, CacheConfig(hooks=HOOKS[:1], name="other"), progress=False
+    )
+    with pytest.raises(StoreError, match="holds 4 sequences"):  # would drop "other": refused
+        cache_activations(tiny, random_tokens(3), out, cfg, progress=False)
