@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import h5py
 import numpy as np
@@ -21,6 +22,8 @@ from activation_store.errors import StoreError
 from activation_store.events import EventWindows, event_windows
 from activation_store.h5io import check_store_file, open_store_file
 from activation_store.tokens import TokenTable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,31 @@ class ActivationStore:
         self._file.close()
         self._file = open_store_file(self.path, "r")
 
+    def _has(self, path: str) -> bool:
+        """Whether ``path`` exists, re-opening the file when this handle does not see it."""
+        try:
+            if path in self._file:
+                return True
+        except (RuntimeError, OSError, KeyError):
+            pass
+        return self._fresh(lambda f: path in f)
+
+    def _fresh(self, read: Callable[[h5py.File], T]) -> T:
+        """Re-open and ``read`` the file's structure, retrying briefly: a writer adding a model or
+        a label changes metadata for a few milliseconds, and a reader opening the file in that
+        window can see it half-written."""
+        last: Exception | None = None
+        for _ in range(40):
+            try:
+                self.refresh()
+                return read(self._file)
+            except (RuntimeError, OSError, KeyError, StoreError) as err:
+                last = err
+                time.sleep(0.05)
+        raise StoreError(
+            f"could not read the structure of {str(self.path)!r} (is a writer changing it?): {last}"
+        )
+
     # -- context manager -----------------------------------------------------------------------
     def close(self) -> None:
         if self._file.id.valid:
@@ -84,8 +112,7 @@ class ActivationStore:
 
     @property
     def models(self) -> list[str]:
-        self.refresh()
-        return list(self._file[schema.ACTIVATIONS])
+        return self._fresh(lambda f: list(f[schema.ACTIVATIONS]))
 
     def model_attrs(self, model: str) -> dict[str, Any]:
         return dict(self._group(model).attrs)
@@ -103,14 +130,11 @@ class ActivationStore:
 
     @property
     def labels(self) -> list[str]:
-        self.refresh()
-        return list(self._file[schema.LABELS])
+        return self._fresh(lambda f: list(f[schema.LABELS]))
 
     def label(self, name: str) -> NDArray[Any]:
         path = schema.label_path(name)
-        if path not in self._file:
-            self.refresh()
-        if path not in self._file:
+        if not self._has(path):
             raise StoreError(
                 f"label {name!r} is not in {str(self.path)!r}; labels present: "
                 f"{', '.join(self.labels) or 'none (run `backtrack label` first)'}"
@@ -233,9 +257,7 @@ class ActivationStore:
     # -- helpers -------------------------------------------------------------------------------
     def _group(self, model: str) -> h5py.Group:
         path = f"{schema.ACTIVATIONS}/{model}"
-        if path not in self._file:
-            self.refresh()
-        if path not in self._file:
+        if not self._has(path):
             raise StoreError(
                 f"model {model!r} is not in {str(self.path)!r}; models present: "
                 f"{', '.join(self.models) or 'none'}"
