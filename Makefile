@@ -33,9 +33,7 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 demo: $(STAMP)
-	@if ! $(VENV)/bin/backtrack demo --help >/dev/null 2>&1; then \
-		echo "the end-to-end demo is not built yet (open issue: 'One command runs the whole study')"; exit 1; fi
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/backtrack demo
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/backtrack demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

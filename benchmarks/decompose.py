@@ -3,6 +3,7 @@ size), random weights, on this machine — plus our OMP vs scikit-learn's ``orth
 
     python benchmarks/decompose.py --json out/decompose.json
     python benchmarks/decompose.py --d-sae 8192 --d-in 1024     # quick
+    python benchmarks/decompose.py --device cuda --sae-dtype bfloat16 --json out/decompose_gpu.json
 
 ``seconds`` is the whole ``decompose()`` (preflight on --preflight-rows tokens, cosines with every
 decoder row and a chance level, OMP for k = 1…K, data view over a synthetic store of --tokens
@@ -56,6 +57,13 @@ def random_sae(d_in: int, d_sae: int, seed: int) -> Any:
     }
     sae.load_state_dict(state, assign=True)
     sae.cfg.device = "cpu"
+    return sae.eval()
+
+
+def on_device(sae: Any, device: str, dtype: str) -> Any:
+    """The SAE moved to ``device`` in ``dtype``, its config saying so (as ``load_sae`` leaves it)."""
+    sae = sae.to(device=device, dtype=getattr(torch, dtype))  # sae_lens updates cfg.device
+    sae.cfg.dtype = dtype
     return sae.eval()
 
 
@@ -120,6 +128,11 @@ def arguments() -> argparse.Namespace:
     p.add_argument(
         "--threads", type=int, default=None, help="torch and BLAS threads (default: all)"
     )
+    p.add_argument("--device", default="cpu", help="where the SAE lives: cpu, cuda, cuda:N")
+    p.add_argument(
+        "--sae-dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+        help="SAE precision (products with the decoder are float32 either way)",
+    )  # fmt: skip
     args = p.parse_args()
     if args.threads is not None:
         from threadpoolctl import threadpool_limits
@@ -142,8 +155,9 @@ def time_decompose(sae: Any, d: Direction, args: argparse.Namespace) -> dict[str
         hook_name=HOOK, model_name="benchmark", metadata_model_name="benchmark",
     )  # fmt: skip
     config = DecomposeConfig(
-        k_max=args.k_max, preflight_rows=args.preflight_rows, force=True, umap=False
-    )
+        k_max=args.k_max, preflight_rows=args.preflight_rows, force=True, umap=False,
+        device=args.device, sae_dtype=args.sae_dtype,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         store_path = Path(tmp) / "store.h5"
         synthetic_store(store_path, args.tokens, args.d_in, args.seed)
@@ -167,7 +181,9 @@ def main() -> None:
     t0 = time.perf_counter()
     sae = random_sae(args.d_in, args.d_sae, args.seed)
     build_s = time.perf_counter() - t0
-    d, planted = direction(sae, args.seed)
+    d, planted = direction(sae, args.seed)  # on the CPU in float32, before any move
+    if args.device != "cpu" or args.sae_dtype != "float32":
+        sae = on_device(sae, args.device, args.sae_dtype)
     figures = time_decompose(sae, d, args)
     print(
         f"decompose(): {figures['seconds']:.2f} s, peak RSS {figures['peak_rss_mb']:.0f} MB "
@@ -176,11 +192,13 @@ def main() -> None:
     W = sae.W_dec.detach()
     t0 = time.perf_counter()
     ours = sparse_reconstruction(W, d.vector, args.k_max)
+    if W.is_cuda:
+        torch.cuda.synchronize()
     omp_s = time.perf_counter() - t0
     recovered = len(set(planted) & set(ours.indices)) / len(planted)
     figures.update(
         sae_build_seconds=round(build_s, 2), d_sae=args.d_sae, d_in=args.d_in, k_max=args.k_max,
-        store_tokens=args.tokens, omp_steps=ours.steps, omp_seconds=round(omp_s, 3),
+        store_tokens=args.tokens, device=args.device, sae_dtype=args.sae_dtype, omp_steps=ours.steps, omp_seconds=round(omp_s, 3),
         explained_variance_at_k=round(ours.explained_variance[-1], 6), planted_recovered=recovered,
         machine={**machine(), "load_average_1m": round(os.getloadavg()[0], 2)},
     )  # fmt: skip
@@ -189,7 +207,7 @@ def main() -> None:
         f"variance {ours.explained_variance[-1]:.4f}, planted features recovered {recovered:.0%}"
     )
     if not args.skip_sklearn:
-        sk_s, sk_support = sklearn_omp(W, d.vector, args.k_max)
+        sk_s, sk_support = sklearn_omp(W.to("cpu", torch.float32), d.vector, args.k_max)
         same = sk_support == sorted(ours.indices)
         figures.update(
             sklearn_omp_seconds=round(sk_s, 3), speedup_vs_sklearn=round(sk_s / omp_s, 2),

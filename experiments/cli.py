@@ -19,6 +19,7 @@ from experiments.organism import cli as organism_cli
 from experiments.prompts import cli as prompts_cli
 from experiments.report import cli as report_cli
 from experiments.steering import cli as steering_cli
+from experiments.study import cli as study_cli
 from experiments.traces import cli as traces_cli
 from probes import cli as probes_cli
 from sae_analysis import cli as sae_cli
@@ -35,6 +36,7 @@ REGISTRARS: tuple[Register, ...] = (
     report_cli.register,
     sae_cli.register,
     organism_cli.register,
+    study_cli.register,
 )
 
 

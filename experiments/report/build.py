@@ -14,6 +14,7 @@ from activation_store.errors import InputError
 from activation_store.version import TOOLKIT_VERSION
 from experiments.report.examples import examples
 from experiments.report.extras import probes_section, sae_section
+from experiments.report.findings_section import findings_section
 from experiments.report.html import section
 from experiments.report.page import page
 from experiments.report.runs import RunData, load_run
@@ -40,11 +41,14 @@ def build_report(
     *,
     probes: str | Path | None = None,
     sae: str | Path | None = None,
+    findings: str | Path | None = None,
     n_examples: int = 3,
 ) -> ReportResult:
-    """Write the report of ``run_dirs`` (and the probes / SAE output directories) into ``out``."""
-    if not run_dirs:
-        raise InputError("no run directories given; pass at least one from backtrack steer")
+    """Write the report of ``run_dirs`` (and the probes / SAE / findings directories) into ``out``."""
+    if not run_dirs and findings is None:
+        raise InputError(
+            "no run directories given; pass at least one from backtrack steer, or --findings"
+        )
     runs = [load_run(p) for p in run_dirs]
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
@@ -54,6 +58,9 @@ def build_report(
     figures: list[Path] = []
     numbers: dict[str, Any] = {"toolkit_version": TOOLKIT_VERSION, "runs": {}, "examples": {}}
     sections = []
+    if findings is not None:
+        html, numbers["findings"] = findings_section(Path(findings), out, figures)
+        sections.append(("findings", "Findings", section("findings", "Findings", html)))
     for run in runs:
         sections += _run_sections(run, out, figures, numbers, n_examples)
     if probes is not None:
@@ -65,7 +72,9 @@ def build_report(
         html, numbers["sae"] = sae_section(Path(sae), out, figures)
         sections.append(("sae", "SAE decomposition", section("sae", "SAE decomposition", html)))
     built = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    subtitle = f"Runs: {', '.join(names)} · toolkit {TOOLKIT_VERSION} · built {built}"
+    subtitle = (
+        f"Runs: {', '.join(names) or 'findings only'} · toolkit {TOOLKIT_VERSION} · built {built}"
+    )
     html_path = out / "index.html"
     html_path.write_text(page("Backtracking steering report", subtitle, sections), encoding="utf-8")
     numbers["figures"] = [p.relative_to(out).as_posix() for p in figures]

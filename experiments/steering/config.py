@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args
 
 import tomllib
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from activation_store.errors import InputError
 from activation_store.models.config import DEVICE_PATTERN, Dtype
@@ -20,7 +23,7 @@ from activation_store.models.config import DEVICE_PATTERN, Dtype
 AlphaUnit = Literal["unit", "mean_resid_norm", "raw"]
 ChatTemplate = Literal["auto", "on", "off"]
 GroupScale = Literal["each", "split"]
-C = TypeVar("C", bound="RunSettings")
+C = TypeVar("C", bound="DataclassInstance")
 
 
 class ConfigError(InputError, ValueError):

@@ -86,6 +86,7 @@ def generate_traces(
     }
     pending.sort(key=lambda p: -len(encoded[p.id]))
     started, new_tokens = time.perf_counter(), 0
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.touch()
     bar = tqdm(total=None, unit="tok", desc="traces", disable=not progress, dynamic_ncols=True)
     try:

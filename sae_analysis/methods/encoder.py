@@ -95,16 +95,17 @@ def encoder_view(
         )
     if not scale > 0:
         raise InputError(f"scale={scale} must be positive (a typical residual norm)")
-    unit = direction.float() / direction.float().norm()
+    device = sae.W_dec.device
+    unit = (direction.float() / direction.float().norm()).to(device)
+    mean_activation = mean_activation.float().to(device)
     inputs = torch.stack(
         [
             scale * unit,
-            mean_activation.float(),
+            mean_activation,
             *(mean_activation + a * scale * unit for a in alphas),
         ]
     )
-    device = sae.W_dec.device
-    acts = sae.encode(inputs.to(device)).float().cpu()
+    acts = sae.encode(inputs).float().cpu()
     on_dir, base, pushed = acts[0], acts[1], acts[2:]
     deltas = pushed - base
     n_active = int((on_dir > 0).sum())

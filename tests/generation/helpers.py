@@ -56,5 +56,7 @@ def greedy_oracle(hf_model: Any, prompt: Sequence[int], n: int) -> list[int]:
     ids = list(prompt)
     with torch.no_grad():
         for _ in range(n):
-            ids.append(int(hf_model(torch.tensor([ids])).logits[0, -1].argmax()))
+            ids.append(
+                int(hf_model(torch.tensor([ids], device=hf_model.device)).logits[0, -1].argmax())
+            )
     return ids[len(prompt) :]

@@ -60,7 +60,7 @@ def test_sweep_writes_every_generation_and_summary(sweep_run: Path) -> None:
     assert ("tiny-llama|add|dom0+dom1|a=8", "unsteered") in against
     assert ("tiny-llama|add|random0_L1|a=8", "random") not in against
     env = json.loads((sweep_run / "environment.json").read_text())
-    assert env["packages"]["torch"] and env["device"] == summary["config"]["device"]
+    assert env["packages"]["torch"] and env["device"].startswith(summary["config"]["device"])
 
 
 def test_sweep_generations_equal_direct_steered_generation(

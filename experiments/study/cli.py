@@ -1,0 +1,120 @@
+"""``backtrack study run|check|findings`` and ``backtrack demo``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from activation_store.config_cli import add_config_arguments
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from experiments.study.config import BUILTIN, StudyConfig
+
+    study = subparsers.add_parser(
+        "study",
+        help="run the whole study (traces → store → directions, probes → SAE → steering → report)",
+        description="A study is a TOML config (keys = StudyConfig fields; built-in: "
+        f"{', '.join(BUILTIN)}) run as a sequence of ordinary backtrack commands, each printed "
+        "before it runs. Rerun the same command to resume an interrupted study.",
+    )
+    sub = study.add_subparsers(dest="study_command", metavar="SUBCOMMAND", required=True)
+    run = sub.add_parser("run", help="run or resume a study", description="Run or resume a study.")
+    run.add_argument("config", help=f"TOML file or built-in config ({', '.join(BUILTIN)})")
+    run.add_argument("--out", required=True, help="study directory to create or resume")
+    run.add_argument(
+        "--dry-run", action="store_true", help="only check the config and estimate time and disk"
+    )
+    add_config_arguments(run, StudyConfig)
+    run.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
+    run.set_defaults(handler=_run)
+
+    check = sub.add_parser(
+        "check",
+        help="validate a study config without loading weights (paths, shapes, SAE, disk, time)",
+        description="Validate a study config without loading weights: model and SAE paths, "
+        "hidden sizes and layers, the SAE's hook, and estimated run time and disk use.",
+    )
+    check.add_argument("config", help=f"TOML file or built-in config ({', '.join(BUILTIN)})")
+    check.add_argument("--out", default=".", help="where the study would write (for free disk)")
+    add_config_arguments(check, StudyConfig)
+    check.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
+    check.set_defaults(handler=_check)
+
+    findings = sub.add_parser(
+        "findings",
+        help="answer the study's four questions over its seeds (findings/findings.json + figure)",
+        description="Answer the four questions of the study from a (finished) study directory: "
+        "steering vs random and token baselines, the base-model control, probes vs a "
+        "token-identity baseline, and joint ablation vs single and random subspaces.",
+    )
+    findings.add_argument("study_dir", help="the study's --out directory")
+    findings.set_defaults(handler=_findings)
+
+    demo = subparsers.add_parser(
+        "demo",
+        help="the whole study on the embedded model organism, end to end (≤ 20 min; --quick ≤ 3)",
+        description="Run the study on smollm2-135m (base) and smollm2-135m-reasoner: reasoner "
+        "traces → keyword labels → one store with both models → directions, baselines, probes "
+        "→ SAE decomposition → steering (reasoner and base control) → joint ablation → report. "
+        "Resumable: rerun to continue.",
+    )
+    demo.add_argument("--quick", action="store_true", help="toy sizes, ≤ 3 minutes")
+    demo.add_argument("--out", default=None, help="study directory (default: runs/demo[-quick])")
+    demo.add_argument(
+        "--dry-run", action="store_true", help="only check the config and estimate time and disk"
+    )
+    demo.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    demo.set_defaults(handler=_demo)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    from experiments.study.config import StudyConfig
+
+    return {f.name: getattr(args, f.name) for f in dataclasses.fields(StudyConfig)}
+
+
+def _run(args: argparse.Namespace) -> int:
+    from experiments.study.config import load_study_config
+
+    config = load_study_config(args.config, **_overrides(args))
+    return _run_or_check(config, args.out, dry_run=args.dry_run)
+
+
+def _run_or_check(config: object, out: str, *, dry_run: bool) -> int:
+    from experiments.study.check import check_study
+    from experiments.study.config import StudyConfig
+    from experiments.study.runner import run_study
+
+    assert isinstance(config, StudyConfig)
+    result = check_study(config, out=out, require_device=not dry_run)
+    if dry_run or not result.ok:
+        print("\n".join(result.lines()))
+        return 0 if result.ok else 2
+    run_study(config, out)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from experiments.study.config import load_study_config
+
+    config = load_study_config(args.config, **_overrides(args))
+    return _run_or_check(config, args.out, dry_run=True)
+
+
+def _findings(args: argparse.Namespace) -> int:
+    from experiments.study.findings import write_findings
+
+    result = write_findings(args.study_dir)
+    for line in result.lines():
+        print(line)
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from experiments.study.config import load_study_config
+
+    name = "demo_quick" if args.quick else "demo"
+    config = load_study_config(name, threads=args.threads)
+    out = args.out or ("runs/demo-quick" if args.quick else "runs/demo")
+    return _run_or_check(config, out, dry_run=args.dry_run)

@@ -1,0 +1,142 @@
+"""The settings of one study: models, layers, sizes of every step, and the seeds it is repeated over.
+
+A study config is a flat TOML file whose keys are the fields of :class:`StudyConfig` (see
+``experiments/configs/demo.toml``). Every step of the study is an ordinary ``backtrack``
+command; these settings are what the study passes to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from experiments.steering.config import ConfigError, load_config
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+"""Where the built-in study configs live (``demo``, ``demo_quick``, ``organism_full``, …)."""
+
+BUILTIN = ("demo", "demo_quick", "organism_full", "llama31_8b_r1_distill")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudyConfig:
+    """Everything one study run needs; each seed repeats the whole pipeline."""
+
+    name: str = "study"
+    """Short name shown in progress lines and the report."""
+    reasoner: str = "smollm2-135m-reasoner"
+    """The reasoning model: a spec name or a local Hugging Face directory."""
+    base: str = "smollm2-135m"
+    """The base model it was finetuned from (spec name or local directory)."""
+    device: str = "cpu"
+    """Where models run: cpu, cuda, cuda:N or auto."""
+    dtype: str = "float32"
+    """Model weights' dtype: float32, bfloat16 or float16."""
+    threads: int | None = None
+    """torch intra-op threads (None: torch's default)."""
+    seeds: tuple[int, ...] = (0,)
+    """Each seed reruns the pipeline: trace sampling, random baselines and steering generations."""
+    prompts: str = "reasoning-v1"
+    """Built-in prompt set or JSONL file; its derivation split is traced, its evaluation split
+    is steered."""
+    n_trace_prompts: int | None = 100
+    """Derivation prompts traced per seed (None: all)."""
+    trace_max_new_tokens: int = 160
+    """Most tokens generated per trace."""
+    trace_temperature: float = 0.7
+    """Sampling temperature of the traces (0: greedy, then every seed gives the same traces)."""
+    batch_size: int = 16
+    """Prompts generated together (traces, steering and ablation)."""
+    layers: tuple[int, ...] = (10, 15)
+    """Layers whose residual stream (blocks.L.hook_resid_post) is cached, probed and differenced."""
+    steer_layer: int = 10
+    """Layer whose directions are steered with, decomposed and ablated (one of layers)."""
+    window: str = "-12:-8"
+    """Token offsets before each backtracking sentence averaged into the difference of means."""
+    min_events: int = 10
+    """Fewest backtracking events a direction or probe is fit on (fewer: the step refuses)."""
+    probe_offsets: str = "-16:0"
+    """Offsets relative to each backtracking start at which probes are fit."""
+    probe_models: tuple[str, ...] = ("base", "reasoner")
+    """Models probed (the findings read the reasoner's probes)."""
+    probe_n_bootstrap: int = 1000
+    """Bootstrap replicates of the probes' CIs."""
+    probe_n_shuffles: int = 3
+    """Shuffled-label control probes per layer and offset."""
+    sae: str | None = "smollm2-135m-l10r-8x"
+    """SAE for the base model at steer_layer (built-in name, sae_lens directory, or release:id);
+    None skips the decomposition."""
+    n_steer_prompts: int = 40
+    """Held-out (evaluation split) prompts per steering and ablation cell."""
+    steer_max_new_tokens: int = 128
+    """Most tokens generated per steered prompt."""
+    steer_temperature: float = 0.7
+    """Sampling temperature while steering (the seed picks the samples)."""
+    alphas: tuple[float, ...] = (0.0, 0.1, 0.2, -0.2)
+    """Steering strengths in units of the direction's mean residual norm (0: unsteered)."""
+    n_random: int = 3
+    """Norm-matched random directions per seed (steering baselines)."""
+    token_baselines: tuple[str, ...] = ("Wait",)
+    """Words whose embedding and unembedding rows are steering baselines."""
+    token_baseline_kinds: tuple[str, ...] = ("embed", "unembed")
+    """Which rows of each word are steered with: embed, unembed (one suffices for tied weights)."""
+    ablation_directions: tuple[str, ...] = ("base_dom", "reasoner_dom", "reasoner_offset0")
+    """Directions projected out jointly, in order (model_kind at steer_layer, or a full name)."""
+    ablation_ks: tuple[int, ...] = (1, 2, 3)
+    """Subspace sizes: ablate the first k ablation_directions."""
+    ablation_n_random: int = 3
+    """Random k-dimensional subspaces ablated per k (the chance level)."""
+    headline_alpha: float = 0.2
+    """The α (positive) at which the findings compare directions."""
+    metric: str = "coherent_backtracking_sentences"
+    """The backtracking metric the findings use (see the steering metrics)."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (bool(self.seeds), "seeds is empty; give at least one"),
+            (len(set(self.seeds)) == len(self.seeds), f"seeds repeat: {list(self.seeds)}"),
+            (bool(self.layers), "layers is empty; give the layers to cache"),
+            (self.steer_layer in self.layers, f"steer_layer {self.steer_layer} is not in layers {list(self.layers)}"),
+            (self.n_trace_prompts is None or self.n_trace_prompts >= 1, "n_trace_prompts must be ≥ 1"),
+            (self.n_steer_prompts >= 1, "n_steer_prompts must be ≥ 1"),
+            (self.trace_max_new_tokens >= 1 and self.steer_max_new_tokens >= 1, "max_new_tokens must be ≥ 1"),
+            (self.batch_size >= 1, "batch_size must be ≥ 1"),
+            (0.0 in self.alphas, "alphas must contain 0 (the unsteered reference)"),
+            (self.headline_alpha in self.alphas and self.headline_alpha > 0, f"headline_alpha {self.headline_alpha} must be a positive member of alphas"),
+            (self.n_random >= 1, "n_random must be ≥ 1 (findings compare with random directions)"),
+            (all(1 <= k <= len(self.ablation_directions) for k in self.ablation_ks), f"ablation_ks {list(self.ablation_ks)} must lie in 1..{len(self.ablation_directions)} (the number of ablation_directions)"),
+            (set(self.token_baseline_kinds) <= {"embed", "unembed"}, f"token_baseline_kinds {list(self.token_baseline_kinds)}: choose from embed, unembed"),
+            ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
+            (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
+        ]  # fmt: skip
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    @property
+    def hooks(self) -> tuple[str, ...]:
+        """The cached hooks, in TransformerLens form."""
+        return tuple(f"blocks.{layer}.hook_resid_post" for layer in self.layers)
+
+    @property
+    def steer_hook(self) -> str:
+        return f"blocks.{self.steer_layer}.hook_resid_post"
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A built-in config name (``demo``) or a path to a TOML file."""
+    if name_or_path in BUILTIN:
+        return CONFIG_DIR / f"{name_or_path}.toml"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"study config {name_or_path!r} is neither a file nor a built-in config "
+            f"({', '.join(BUILTIN)})"
+        )
+    return path
+
+
+def load_study_config(name_or_path: str, **overrides: Any) -> StudyConfig:
+    """Read a study config (TOML; keys = field names) and apply keyword overrides."""
+    return load_config(StudyConfig, resolve_config_path(name_or_path), **overrides)

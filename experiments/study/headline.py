@@ -1,0 +1,84 @@
+"""The study's headline figure: the four questions in four panels, from ``findings.json``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.report.figures import METRIC_LABELS, _pyplot, save
+
+
+def _seed_mean(by_seed: dict[str, list[float]]) -> np.ndarray:
+    rows = np.array(list(by_seed.values()), dtype=float)
+    return np.nanmean(rows, axis=0) if rows.size else rows
+
+
+def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
+    """Draw the four panels; returns the PNG path (an SVG is written beside it)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    curves, alphas = findings["curves"], findings["alphas"]
+    metric_label = METRIC_LABELS.get(findings["metric"], findings["metric"])
+    seeds = len(findings["seeds"])
+
+    ax = axes[0]
+    colours = {"base direction": "C0", "reasoner direction": "C1", "random": "0.55"}
+    for key, by_seed in curves["steering"].items():
+        model, _, what = key.partition(": ")
+        ax.plot(alphas, _seed_mean(by_seed), marker="o", ms=3, color=colours.get(what, "k"),
+                linestyle="-" if model == "reasoner" else "--", label=key)  # fmt: skip
+    ax.set(xlabel="α (× mean residual norm)", ylabel=metric_label,
+           title=f"Steering (mean of {seeds} seed{'s' * (seeds > 1)})")  # fmt: skip
+    ax.legend(fontsize=7)
+
+    ax = axes[1]
+    effects = [e for a in findings["answers"] if a["key"] in ("q1", "q2") for e in a["effects"]]
+    unique = {e["label"]: e for e in effects}
+    labels = list(unique)
+    for i, label in enumerate(labels):
+        e = unique[label]
+        if not math.isnan(e["diff"]):
+            ax.errorbar(e["diff"], i, xerr=[[e["diff"] - e["lo"]], [e["hi"] - e["diff"]]],
+                        fmt="o", color="C3" if label.startswith("base model") else "C0", capsize=3)  # fmt: skip
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(range(len(labels)), [lbl.replace(": ", ":\n") for lbl in labels], fontsize=7)
+    ax.set(xlabel=f"Δ {findings['metric']} at α = {findings['headline_alpha']:g} (95 % CI)",
+           title="Q1–Q2: vs baselines; base-model control")  # fmt: skip
+
+    ax = axes[2]
+    probes = curves["probes"]
+    offsets = sorted(int(o) for o in probes)
+    ax.plot(offsets, [probes[str(o)]["auroc"] for o in offsets], marker="o", ms=3, label="probe")
+    ax.plot(offsets, [probes[str(o)]["token"] for o in offsets], "--", color="0.4",
+            label="token identity")  # fmt: skip
+    ax.axhline(0.5, color="0.7", lw=0.8)
+    ax.set(xlabel="offset from backtracking start (tokens)", ylabel="test AUROC",
+           title="Q3: probes read out upcoming backtracking")  # fmt: skip
+    ax.legend(fontsize=7)
+
+    ax = axes[3]
+    dose = curves["ablation"]
+    ks = sorted(int(k) for k in dose)
+    for what, colour in (("directions", "C2"), ("random", "0.55")):
+        ys = [
+            np.nanmean([v for key, v in dose[str(k)].items() if key.startswith(what)]) for k in ks
+        ]
+        ax.plot(
+            ks,
+            ys,
+            marker="o",
+            color=colour,
+            label="first k directions" if what == "directions" else "random k-subspaces",
+        )
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xticks(ks)
+    ax.set(xlabel="k (directions projected out)", ylabel=f"Δ {findings['metric']} vs unablated",
+           title="Q4: joint ablation")  # fmt: skip
+    ax.legend(fontsize=7)
+    fig.suptitle(f"{findings['study']}: backtracking directions, {seeds} seed(s)", fontsize=11)
+    fig.tight_layout()
+    paths = save(fig, stem)
+    return next(p for p in paths if p.suffix == ".png")

@@ -1,0 +1,170 @@
+"""Run a study's steps in order, skipping finished ones, so an interrupted study resumes.
+
+``OUT/study.json`` records the config and, per finished step, its command line and time. Rerunning
+the same command skips finished steps, and the unfinished one continues where its own command
+stopped (traces append, caching resumes, steering runs continue). A changed config is refused,
+naming the field, so one directory never mixes two studies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+from activation_store.errors import InputError, ToolkitError
+from experiments.study.config import StudyConfig
+from experiments.study.stages import Step, all_steps
+
+STATE = "study.json"
+
+
+class StudyInterrupted(ToolkitError):
+    """A step was interrupted (Ctrl-C); what it committed is kept."""
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """Where the study went and where its time went."""
+
+    out: Path
+    report: Path
+    """``report/index.html``."""
+    seconds: dict[str, float]
+    """Step id → seconds, over every run that finished it."""
+
+
+def _plain(config: StudyConfig) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(config)))
+
+
+def load_state(out: Path) -> dict[str, Any]:
+    """``OUT/study.json`` (``{}`` if there is none)."""
+    path = out / STATE
+    if not path.is_file():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()))
+    except (OSError, ValueError) as err:
+        raise InputError(f"{str(path)!r} is unreadable ({err}); move it away to restart") from err
+
+
+def _save_state(out: Path, state: dict[str, Any]) -> None:
+    tmp = out / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(out / STATE)
+
+
+def _check_same_config(state: dict[str, Any], config: StudyConfig, out: Path) -> None:
+    saved, now = state.get("config", {}), _plain(config)
+    for key in sorted(set(saved) | set(now)):
+        if key != "threads" and saved.get(key) != now.get(key):
+            raise InputError(
+                f"the study in {str(out)!r} was run with {key}={saved.get(key)!r}, now "
+                f"{now.get(key)!r}; pass the same value or use a new --out"
+            )
+
+
+def _default_runner(argv: Sequence[str]) -> int:
+    from experiments.cli import main
+
+    try:
+        return main(list(argv))
+    except SystemExit as exit_:  # argparse refuses bad arguments by exiting
+        return exit_.code if isinstance(exit_.code, int) else 2
+
+
+def run_study(
+    config: StudyConfig,
+    out: str | Path,
+    *,
+    runner: Callable[[Sequence[str]], int] = _default_runner,
+    stream: TextIO | None = None,
+) -> StudyResult:
+    """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command."""
+    out = Path(out).resolve()
+    stream = stream or sys.stdout
+    out.mkdir(parents=True, exist_ok=True)
+    state = load_state(out)
+    if state:
+        _check_same_config(state, config, out)
+    state.setdefault("config", _plain(config))
+    state.setdefault("steps", {})
+    _save_state(out, state)
+    if config.threads is not None:
+        import torch
+
+        torch.set_num_threads(config.threads)
+    steps = all_steps(config, out)
+    started = time.perf_counter()
+    for i, step in enumerate(steps, 1):
+        _run_step(step, i, len(steps), out, state, runner, stream)
+        elapsed = time.perf_counter() - started
+        print(f"    ({elapsed / 60:.1f} min so far)", file=stream, flush=True)
+    seconds = {k: float(v["seconds"]) for k, v in state["steps"].items()}
+    _print_timings(steps, seconds, stream)
+    report = out / "report" / "index.html"
+    print(f"report: {report}", file=stream, flush=True)
+    return StudyResult(out, report, seconds)
+
+
+def _run_step(
+    step: Step,
+    i: int,
+    n: int,
+    out: Path,
+    state: dict[str, Any],
+    runner: Callable[[Sequence[str]], int],
+    stream: TextIO,
+) -> None:
+    done = state["steps"].get(step.id)
+    if done is not None and done.get("argv") == list(step.argv):
+        print(f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped", file=stream, flush=True)
+        return
+    argv = list(step.argv)
+    if step.resumable_out is not None and (out / step.resumable_out).exists():
+        argv.append("--resume")
+    print(f"[{i}/{n}] {step.id}: {step.title}", file=stream, flush=True)
+    print(f"    $ backtrack {' '.join(_quote(a) for a in argv)}", file=stream, flush=True)
+    t0 = time.perf_counter()
+    rc = runner(argv)
+    seconds = time.perf_counter() - t0
+    if rc == 130:
+        raise StudyInterrupted(f"interrupted in step {step.id}; rerun the same command to resume")
+    if rc != 0:
+        raise InputError(
+            f"step {step.id} failed (exit {rc}, error above); fix it and rerun the same command "
+            "to resume from this step"
+        )
+    state["steps"][step.id] = {
+        "argv": list(step.argv),
+        "seconds": round(seconds, 1),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    _save_state(out, state)
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def _print_timings(steps: Sequence[Step], seconds: dict[str, float], stream: TextIO) -> None:
+    total = sum(seconds.get(s.id, 0.0) for s in steps)
+    print(f"where the time went ({total / 60:.1f} min in all):", file=stream)
+    by_kind: dict[str, float] = {}
+    for s in steps:
+        kind = s.id.split("/")[-1]
+        by_kind[kind] = by_kind.get(kind, 0.0) + seconds.get(s.id, 0.0)
+    width = max(len(k) for k in by_kind)
+    for kind, secs in by_kind.items():
+        share = 100 * secs / total if total else 0.0
+        print(f"  {kind:<{width}}  {secs:7.1f} s  {share:4.1f} %", file=stream)
+    stream.flush()
