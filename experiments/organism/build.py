@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import shlex
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,9 +79,37 @@ def run_finetune(out: Path, train: Path, config: FinetuneConfig) -> None:
     )
 
 
-def command_line() -> str:
-    """The command line of this process, for the record."""
-    return " ".join(shlex.quote(a) for a in ["backtrack", *sys.argv[1:]])
+CLI_SKIPPED = {"stages", "ship", "phrasings"}
+"""Fields left out of :func:`equivalent_command`: which stages run and whether they ship do not
+change the outputs, and ``phrasings`` is not a CLI option (it must be the default)."""
+
+
+def _cli_value(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def equivalent_command(*configs: Any) -> str:
+    """The ``backtrack organism build`` command line that reproduces ``configs``: ``--out`` and
+    every field that differs from its default. Recorded with the outputs instead of ``sys.argv``,
+    so it is true however the build was launched (CLI, Python API, a script)."""
+    args = ["backtrack", "organism", "build"]
+    for config in configs:
+        for field in dataclasses.fields(config):
+            value = getattr(config, field.name)
+            default = field.default
+            if field.default_factory is not dataclasses.MISSING:
+                default = field.default_factory()
+            if field.name == "out" or (field.name not in CLI_SKIPPED and value != default):
+                flag = "--" + field.name.replace("_", "-")
+                if isinstance(value, bool):
+                    args.append(flag if value else "--no-" + flag[2:])
+                else:
+                    args += [flag, _cli_value(value)]
+            elif field.name == "phrasings" and value != default:
+                raise InputError("custom phrasings cannot be given on the command line")
+    return " ".join(shlex.quote(a) for a in args)
 
 
 def build(
@@ -104,7 +131,8 @@ def build(
     if "finetune" in config.stages:
         run_finetune(out, train, finetune_config)
     if "export" in config.stages:
-        _export(out, traces, finetune_config, ship=config.ship)
+        command = equivalent_command(config, traces, finetune_config, eval_config, sae_config)
+        _export(out, traces, finetune_config, command=command, ship=config.ship)
     if "evaluate" in config.stages:
         _evaluate(out, heldout, eval_config)
     if "sae" in config.stages:
@@ -126,13 +154,15 @@ def _evaluate(out: Path, heldout: Path, eval_config: EvalConfig) -> None:
     run_eval_stage(out, read_traces(heldout), eval_config, adapter=adapter)
 
 
-def _export(out: Path, traces: TraceConfig, finetune_config: FinetuneConfig, *, ship: bool) -> None:
+def _export(
+    out: Path, traces: TraceConfig, finetune_config: FinetuneConfig, *, command: str, ship: bool
+) -> None:
     from activation_store.models.smollm2 import ADAPTER_DIR
     from experiments.organism.export import export_adapter
     from experiments.organism.finetune import final_loss
 
     record = {
-        "command": command_line(),
+        "command": command,
         "traces": dataclasses.asdict(traces),
         "finetune": dataclasses.asdict(finetune_config),
         "final_loss": final_loss(out / "finetune" / "loss.jsonl"),

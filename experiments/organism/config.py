@@ -130,10 +130,11 @@ class SaeConfig:
     """Latents per residual dimension (d_sae = 8 × 576 = 4608)."""
     sae_k: int = 32
     """Active latents per token (TopK)."""
-    sae_lr: float = 4e-4
+    sae_lr: float = 5e-4
     """Adam learning rate (warm-up 5 percent, linear decay over the last 20 percent)."""
-    sae_batch_size: int = 4096
-    """Activation rows per training step."""
+    sae_batch_size: int = 1024
+    """Activation rows per training step (small, so ~650 steps fit the CPU budget; with 4096,
+    159 steps left 70 percent of the latents dead)."""
     sae_epochs: int = 3
     """Passes over the cached training rows."""
     sae_general_tokens: int = 60000

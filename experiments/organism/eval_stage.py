@@ -46,7 +46,10 @@ def run_eval_stage(
     """Sample every model on the held-out problems, score them, record norms; write eval/."""
     traces = list(heldout[: config.eval_problems])
     with adapter_override(adapter):
-        evals = [evaluate_model(m, traces, config) for m in config.eval_models]
+        evals = [
+            evaluate_model(m, traces, config, cache=out / "eval" / "samples")
+            for m in config.eval_models
+        ]
         norms = calibration(traces, evals[-1].texts, config)
     return write_results(out / "eval", evals, config, {"calibration": norms})
 

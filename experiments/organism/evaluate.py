@@ -55,9 +55,35 @@ def sample(model: str, traces: Sequence[SyntheticTrace], config: EvalConfig) -> 
     ]  # fmt: skip
 
 
-def evaluate_model(model: str, traces: Sequence[SyntheticTrace], config: EvalConfig) -> ModelEval:
-    """Sample ``model`` and score its traces."""
+def cached_sample(
+    model: str, traces: Sequence[SyntheticTrace], config: EvalConfig, cache: Path | None
+) -> list[str]:
+    """:func:`sample`, saved to ``cache/<model>.json`` and reused for the same problems and config
+    (so an interrupted evaluation resumes per model, and models can be sampled in parallel)."""
+    key = {
+        "config": json.loads(json.dumps(dataclasses.asdict(config))),
+        "problems": [t.problem.id for t in traces],
+    }
+    path = None if cache is None else cache / f"{model.replace('/', '_')}.json"
+    if path is not None and path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            logger.info("reusing the samples of %s from %s", model, path)
+            return list(saved["texts"])
     texts = sample(model, traces, config)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"key": key, "texts": texts}))
+        tmp.replace(path)
+    return texts
+
+
+def evaluate_model(
+    model: str, traces: Sequence[SyntheticTrace], config: EvalConfig, *, cache: Path | None = None
+) -> ModelEval:
+    """Sample ``model`` (or reuse its cached samples) and score its traces."""
+    texts = cached_sample(model, traces, config, cache)
     scores = [score_trace(t.problem, text) for t, text in zip(traces, texts, strict=True)]
     return ModelEval(model=model, texts=texts, scores=scores, figures=figures(scores))
 

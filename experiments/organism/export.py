@@ -30,7 +30,8 @@ def export_adapter(run_dir: Path, out_dir: Path, record: dict[str, Any]) -> Path
     """Write the run's adapter (fp16 safetensors + adapter_config.json) and ``organism.json``.
 
     ``record`` (configs, command, figures) is stored in ``organism.json`` together with the base
-    digest. The directory is replaced atomically.
+    digest. The directory is replaced atomically; files in it other than these (the package's
+    ``__init__.py``) are kept.
     """
     from safetensors.torch import load_file, save_file
 
@@ -52,6 +53,9 @@ def export_adapter(run_dir: Path, out_dir: Path, record: dict[str, Any]) -> Path
     if size > MAX_SHIPPED_BYTES:
         logger.warning("adapter is %.1f MB, over the 20 MB shipping limit", size / 2**20)
     if out_dir.exists():
+        for kept in out_dir.iterdir():  # e.g. the package's __init__.py
+            if not (tmp / kept.name).exists():
+                os.replace(kept, tmp / kept.name)
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
     logger.info("exported the adapter (%.1f MB fp16) to %s", size / 2**20, out_dir)

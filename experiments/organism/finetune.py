@@ -286,8 +286,8 @@ def _loop(
             optimizer.zero_grad(set_to_none=True)
             n_tokens = int((batch["labels"][:, 1:] != -100).sum())
             tokens += n_tokens
-            log.write(json.dumps({"step": step + 1, "loss": round(loss.item(), 5),
-                                  "lr": group["lr"], "tokens": tokens}) + "\n")  # fmt: skip
+            log.write(json.dumps({"step": step + 1, "loss": round(loss.item(), 5), "lr": group["lr"],
+                                  "tokens": tokens, "elapsed_s": round(time.perf_counter() - started, 1)}) + "\n")  # fmt: skip
             log.flush()
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -25,6 +26,7 @@ def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
         load_model(ModelConfig(model="smollm2-135m"))
 
 
+@pytest.mark.gguf
 def test_dequantized_cache_is_built_once_and_rebuilt_when_damaged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -57,6 +59,7 @@ def _fake_adapter(directory: Path, *, base_sha256: str, weights: bytes = b"garba
     return directory
 
 
+@pytest.mark.gguf
 def test_adapter_for_other_base_weights_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,6 +70,7 @@ def test_adapter_for_other_base_weights_is_refused(
         load_model(ModelConfig(model="smollm2-135m-reasoner"))
 
 
+@pytest.mark.gguf
 def test_corrupt_or_incomplete_adapter_is_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -81,6 +85,7 @@ def test_corrupt_or_incomplete_adapter_is_one_line(
 
 
 @pytest.mark.slow
+@pytest.mark.gguf
 def test_hooked_model_reproduces_hf_log_probs(device: str) -> None:
     loaded = load_model(ModelConfig(model="smollm2-135m", device=device), keep_hf_model=True)
     assert (loaded.n_layers, loaded.d_model, loaded.architecture) == (30, 576, "LlamaForCausalLM")
@@ -93,11 +98,25 @@ def test_hooked_model_reproduces_hf_log_probs(device: str) -> None:
         assert (hf - tl).abs().max().item() < 2e-4
 
 
+def test_shipped_adapter_records_the_command_that_rebuilds_it() -> None:
+    import shlex
+
+    from activation_store.config_cli import config_from_args
+    from experiments.cli import build_parser
+    from experiments.organism.config import FinetuneConfig
+    from experiments.organism.traces import TraceConfig
+
+    record = smollm2.read_organism_record(smollm2.ADAPTER_DIR)
+    argv = shlex.split(str(record["command"]))
+    assert argv[:3] == ["backtrack", "organism", "build"]
+    args = build_parser().parse_args(argv[1:])
+    for cls, key in ((TraceConfig, "traces"), (FinetuneConfig, "finetune")):
+        parsed = json.loads(json.dumps(dataclasses.asdict(config_from_args(cls, args))))
+        assert parsed == record[key]
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (smollm2.ADAPTER_DIR / "adapter_model.safetensors").exists(),
-    reason="the reasoner adapter is not shipped yet (run `backtrack organism build`)",
-)
+@pytest.mark.gguf
 def test_reasoner_is_base_plus_shipped_adapter() -> None:
     from activation_store.models import load_hf_model
 
@@ -115,3 +134,28 @@ def test_reasoner_is_base_plus_shipped_adapter() -> None:
     assert record["base_sha256"] == smollm2.base_digest()
     size = (smollm2.ADAPTER_DIR / "adapter_model.safetensors").stat().st_size
     assert size <= 20 * 1024 * 1024
+
+
+def test_shipped_weights_are_package_data() -> None:
+    import fnmatch
+
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]
+    shipped = {
+        "activation_store.models": smollm2.ADAPTER_DIR,
+        "sae_analysis": root / "sae_analysis" / "pretrained",
+    }
+    for package, directory in shipped.items():
+        files = [
+            p
+            for p in directory.rglob("*")
+            if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+        ]
+        assert files
+        base = root.joinpath(*package.split("."))
+        for path in files:
+            relative = path.relative_to(base).as_posix()
+            assert any(fnmatch.fnmatch(relative, p) for p in patterns[package]), relative

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -23,6 +24,7 @@ def traces():  # type: ignore[no-untyped-def]
     return make_traces(make_problems(24, seed=0), TraceConfig(n_traces=24))
 
 
+@pytest.mark.gguf
 def test_exported_fp16_adapter_merges_into_the_base(traces, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from safetensors.torch import load_file
 
@@ -32,7 +34,11 @@ def test_exported_fp16_adapter_merges_into_the_base(traces, tmp_path: Path) -> N
     examples = [encode_trace(tokenizer, t) for t in traces[:8]]
     config = FinetuneConfig(base_model="tiny-llama", lora_r=4, batch_size=4, learning_rate=1e-2)
     ft.finetune(examples, config, tmp_path / "run", traces_digest="d", progress=False)
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "__init__.py").write_text('"""Package data."""\n')
+    (tmp_path / "adapter" / smollm2.ORGANISM_FILE).write_text("{}")
     out = export_adapter(tmp_path / "run", tmp_path / "adapter", {"command": "test"})
+    assert (out / "__init__.py").read_text() == '"""Package data."""\n'  # kept when replaced
     weights = load_file(out / "adapter_model.safetensors")
     assert weights and all(w.dtype == torch.float16 for w in weights.values())
     record = json.loads((out / smollm2.ORGANISM_FILE).read_text())
@@ -126,6 +132,35 @@ def test_cli_builds_traces_and_refuses_a_changed_recipe(
     assert main(common) == 0
     assert len((tmp_path / "b" / "traces" / "train.jsonl").read_text().splitlines()) == 12
     assert main([*common, "--error-rate", "0.3"]) == 2
-    assert "error_rate=0.5, now 0.3" in capsys.readouterr().err
+    assert "error_rate=1.0, now 0.3" in capsys.readouterr().err
     assert main([*common[:4], "--error-rate", "1.5"]) == 2
     assert "error_rate=1.5 must be between 0 and 1" in capsys.readouterr().err
+
+
+def test_recorded_command_parses_back_to_the_same_configs() -> None:
+    import shlex
+
+    from activation_store.config_cli import config_from_args
+    from experiments.cli import build_parser
+    from experiments.organism.build import equivalent_command
+    from experiments.organism.config import BuildConfig
+
+    classes = (BuildConfig, TraceConfig, FinetuneConfig, EvalConfig, SaeConfig)
+    defaults = [cls() for cls in classes]
+    assert equivalent_command(*defaults) == "backtrack organism build --out organism-build"
+    custom = [
+        BuildConfig(out="/tmp/a b", stages=("traces",), ship=True, threads=2),
+        TraceConfig(error_rate=0.5, families=("logic", "sequence")),
+        FinetuneConfig(learning_rate=2e-4, target_modules=("q_proj",)),
+        EvalConfig(eval_temperature=0.0),
+        SaeConfig(sae_layers=(3,)),
+    ]
+    for configs in (defaults, custom):
+        argv = shlex.split(equivalent_command(*configs))
+        assert argv[:3] == ["backtrack", "organism", "build"]
+        args = build_parser().parse_args(argv[1:])
+        for config in configs:
+            parsed = config_from_args(type(config), args)
+            if isinstance(config, BuildConfig):  # which stages run and --ship are not recorded
+                parsed = dataclasses.replace(parsed, stages=config.stages, ship=config.ship)
+            assert parsed == config

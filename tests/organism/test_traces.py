@@ -21,12 +21,15 @@ from experiments.prompts.steps import step
 
 @pytest.fixture(scope="module")
 def traces():  # type: ignore[no-untyped-def]
-    return make_traces(make_problems(400, seed=0), TraceConfig(n_traces=400, trace_seed=0))
+    return make_traces(
+        make_problems(400, seed=0), TraceConfig(n_traces=400, trace_seed=0, error_rate=0.5)
+    )
 
 
 def test_error_share_follows_config(traces) -> None:  # type: ignore[no-untyped-def]
     stats = trace_stats(traces)
     assert 0.43 < stats.with_backtrack < 0.57  # error_rate 0.5, binomial n=400
+    assert trace_stats(make_traces(make_problems(50, seed=0), TraceConfig())).with_backtrack == 1
     none = make_traces(make_problems(50, seed=0), TraceConfig(error_rate=0.0, check_rate=0.0))
     assert trace_stats(none).with_backtrack == 0
     assert all(s.kind in ("opener", "step") for t in none for s in t.sentences)
