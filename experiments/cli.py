@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from activation_store import cli as store_cli
-from activation_store.errors import ToolkitError
+from activation_store.errors import InputError, ToolkitError
 from experiments.labels import cli as labels_cli
 from experiments.organism import cli as organism_cli
 from experiments.prompts import cli as prompts_cli
@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "--threads",
+        dest="global_threads",
+        type=int,
+        default=None,
+        help="CPU threads of torch and numpy/scikit-learn (default: the libraries' own); 1 is "
+        "often fastest on a small machine that runs other work",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for register in REGISTRARS:
         register(subparsers)
@@ -64,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.global_threads is not None:
+            from activation_store.threads import set_threads
+
+            if args.global_threads < 1:
+                raise InputError(f"--threads {args.global_threads} must be ≥ 1")
+            set_threads(args.global_threads)
         result = args.handler(args)
     except ToolkitError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 
 from activation_store.config_cli import add_config_arguments
+from activation_store.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--out", required=True, help="study directory to create or resume")
     run.add_argument(
         "--dry-run", action="store_true", help="only check the config and estimate time and disk"
+    )
+    run.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="seeds run at once, each step as its own process (default: 1, in this process)",
     )
     add_config_arguments(run, StudyConfig)
     run.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
@@ -78,10 +85,12 @@ def _run(args: argparse.Namespace) -> int:
     from experiments.study.config import load_study_config
 
     config = load_study_config(args.config, **_overrides(args))
-    return _run_or_check(config, args.out, dry_run=args.dry_run)
+    if args.jobs < 1:
+        raise InputError(f"--jobs {args.jobs} must be ≥ 1")
+    return _run_or_check(config, args.out, dry_run=args.dry_run, jobs=args.jobs)
 
 
-def _run_or_check(config: object, out: str, *, dry_run: bool) -> int:
+def _run_or_check(config: object, out: str, *, dry_run: bool, jobs: int = 1) -> int:
     from experiments.study.check import check_study
     from experiments.study.config import StudyConfig
     from experiments.study.runner import run_study
@@ -91,7 +100,7 @@ def _run_or_check(config: object, out: str, *, dry_run: bool) -> int:
     if dry_run or not result.ok:
         print("\n".join(result.lines()))
         return 0 if result.ok else 2
-    run_study(config, out)
+    run_study(config, out, jobs=jobs)
     return 0
 
 

@@ -60,6 +60,8 @@ class StudyConfig:
     """Offsets relative to each backtracking start at which probes are fit."""
     probe_models: tuple[str, ...] = ("base", "reasoner")
     """Models probed (the findings read the reasoner's probes)."""
+    probe_max_negatives: int = 20000
+    """Background tokens sampled as the probes' negatives (fewer: faster fits)."""
     probe_n_bootstrap: int = 1000
     """Bootstrap replicates of the probes' CIs."""
     probe_n_shuffles: int = 3
@@ -77,6 +79,9 @@ class StudyConfig:
     """Steering strengths in units of the direction's mean residual norm (0: unsteered)."""
     n_random: int = 3
     """Norm-matched random directions per seed (steering baselines)."""
+    perplexity: bool = True
+    """Score every steered generation's perplexity under the unsteered model (a coherence check
+    that costs one forward pass per generation)."""
     token_baselines: tuple[str, ...] = ("Wait",)
     """Words whose embedding and unembedding rows are steering baselines."""
     token_baseline_kinds: tuple[str, ...] = ("embed", "unembed")

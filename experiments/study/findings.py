@@ -187,7 +187,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         "q1",
         QUESTIONS["q1"],
         _verdict(q1_effects, +1),
-        f"at α = {alpha:g} × mean residual norm, {metric} per trace rises by {_fmt(raw)} over "
+        f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {_fmt(raw)} vs "
         f"unsteered; vs random directions {_fmt(q1_effects[0])}"
         + "".join(f"; vs {e.label.split('− ')[-1]} {_fmt(e)}" for e in q1_effects[1:]),
         [*q1_effects, raw],

@@ -3,16 +3,20 @@
 ``OUT/study.json`` records the config and, per finished step, its command line and time. Rerunning
 the same command skips finished steps, and the unfinished one continues where its own command
 stopped (traces append, caching resumes, steering runs continue). A changed config is refused,
-naming the field, so one directory never mixes two studies.
+naming the field, when it would change a step already finished, so one directory never mixes two
+recipes; a change to steps not yet run is taken.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,13 +65,23 @@ def _save_state(out: Path, state: dict[str, Any]) -> None:
     tmp.replace(out / STATE)
 
 
-def _check_same_config(state: dict[str, Any], config: StudyConfig, out: Path) -> None:
+def _check_compatible(state: dict[str, Any], config: StudyConfig, out: Path) -> None:
+    """Refuse a config that would change a finished step's command, naming the field; a change
+    that touches only steps still to run (e.g. the steering sizes before steering) is allowed."""
     saved, now = state.get("config", {}), _plain(config)
-    for key in sorted(set(saved) | set(now)):
-        if key != "threads" and saved.get(key) != now.get(key):
+    changed = [
+        k for k in sorted(set(saved) | set(now)) if k != "threads" and saved.get(k) != now.get(k)
+    ]
+    if not changed:
+        return
+    steps = {s.id: s for s in all_steps(config, out)}
+    for step_id, done in state.get("steps", {}).items():
+        step = steps.get(step_id)
+        if step is None or list(step.argv) != done.get("argv"):
+            key = changed[0]
             raise InputError(
-                f"the study in {str(out)!r} was run with {key}={saved.get(key)!r}, now "
-                f"{now.get(key)!r}; pass the same value or use a new --out"
+                f"the study in {str(out)!r} finished step {step_id} with {key}="
+                f"{saved.get(key)!r}, now {now.get(key)!r}; pass the same value or use a new --out"
             )
 
 
@@ -80,30 +94,54 @@ def _default_runner(argv: Sequence[str]) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
 
 
+def subprocess_runner(log: Path, threads: int | None) -> Callable[[Sequence[str]], int]:
+    """Run a step as its own ``backtrack`` process, its output going to ``log``."""
+
+    def run(argv: Sequence[str]) -> int:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "experiments"]
+        command += ["--threads", str(threads)] if threads is not None else []
+        with log.open("a") as sink:
+            return subprocess.run(
+                [*command, *argv], stdout=sink, stderr=subprocess.STDOUT
+            ).returncode
+
+    return run
+
+
 def run_study(
     config: StudyConfig,
     out: str | Path,
     *,
     runner: Callable[[Sequence[str]], int] = _default_runner,
     stream: TextIO | None = None,
+    jobs: int = 1,
 ) -> StudyResult:
-    """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command."""
+    """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command.
+
+    ``jobs`` > 1 runs that many seeds at once, each step as its own process with its output in
+    ``OUT/seed{S}/logs/``; the findings and the report follow when every seed is done.
+    """
     out = Path(out).resolve()
     stream = stream or sys.stdout
     out.mkdir(parents=True, exist_ok=True)
     state = load_state(out)
     if state:
-        _check_same_config(state, config, out)
-    state.setdefault("config", _plain(config))
+        _check_compatible(state, config, out)
+    state["config"] = _plain(config)
     state.setdefault("steps", {})
     _save_state(out, state)
     if config.threads is not None:
-        import torch
+        from activation_store.threads import set_threads
 
-        torch.set_num_threads(config.threads)
+        set_threads(config.threads)
     steps = all_steps(config, out)
     started = time.perf_counter()
-    for i, step in enumerate(steps, 1):
+    numbered = list(enumerate(steps, 1))
+    if jobs > 1 and len(config.seeds) > 1:
+        _run_seeds_in_parallel(config, out, state, numbered, jobs, stream, started)
+        numbered = [(i, s) for i, s in numbered if not s.id.startswith("seed")]
+    for i, step in numbered:
         _run_step(step, i, len(steps), out, state, runner, stream)
         elapsed = time.perf_counter() - started
         print(f"    ({elapsed / 60:.1f} min so far)", file=stream, flush=True)
@@ -114,6 +152,34 @@ def run_study(
     return StudyResult(out, report, seconds)
 
 
+def _run_seeds_in_parallel(
+    config: StudyConfig,
+    out: Path,
+    state: dict[str, Any],
+    numbered: list[tuple[int, Step]],
+    jobs: int,
+    stream: TextIO,
+    started: float,
+) -> None:
+    """Each seed's steps in order, ``jobs`` seeds at a time, each step a subprocess."""
+    lock = threading.Lock()
+
+    def seed_worker(seed: int) -> None:
+        mine = [(i, s) for i, s in numbered if s.id.startswith(f"seed{seed}/")]
+        for i, step in mine:
+            log = out / f"seed{seed}" / "logs" / f"{step.id.split('/')[-1]}.log"
+            runner = subprocess_runner(log, config.threads)
+            _run_step(step, i, len(numbered), out, state, runner, stream, lock=lock, log=log)
+            with lock:
+                elapsed = (time.perf_counter() - started) / 60
+                print(f"    ({step.id} done; {elapsed:.1f} min so far)", file=stream, flush=True)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(seed_worker, seed) for seed in config.seeds]
+        for future in futures:
+            future.result()
+
+
 def _run_step(
     step: Step,
     i: int,
@@ -122,7 +188,11 @@ def _run_step(
     state: dict[str, Any],
     runner: Callable[[Sequence[str]], int],
     stream: TextIO,
+    *,
+    lock: threading.Lock | None = None,
+    log: Path | None = None,
 ) -> None:
+    lock = lock or threading.Lock()
     done = state["steps"].get(step.id)
     if done is not None and done.get("argv") == list(step.argv):
         print(f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped", file=stream, flush=True)
@@ -130,24 +200,29 @@ def _run_step(
     argv = list(step.argv)
     if step.resumable_out is not None and (out / step.resumable_out).exists():
         argv.append("--resume")
-    print(f"[{i}/{n}] {step.id}: {step.title}", file=stream, flush=True)
-    print(f"    $ backtrack {' '.join(_quote(a) for a in argv)}", file=stream, flush=True)
+    with lock:
+        print(f"[{i}/{n}] {step.id}: {step.title}", file=stream, flush=True)
+        print(f"    $ backtrack {' '.join(_quote(a) for a in argv)}", file=stream, flush=True)
+        if log is not None:
+            print(f"    (output: {log})", file=stream, flush=True)
     t0 = time.perf_counter()
     rc = runner(argv)
     seconds = time.perf_counter() - t0
     if rc == 130:
         raise StudyInterrupted(f"interrupted in step {step.id}; rerun the same command to resume")
     if rc != 0:
+        where = "error above" if log is None else f"error in {log}"
         raise InputError(
-            f"step {step.id} failed (exit {rc}, error above); fix it and rerun the same command "
+            f"step {step.id} failed (exit {rc}, {where}); fix it and rerun the same command "
             "to resume from this step"
         )
-    state["steps"][step.id] = {
-        "argv": list(step.argv),
-        "seconds": round(seconds, 1),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    _save_state(out, state)
+    with lock:
+        state["steps"][step.id] = {
+            "argv": list(step.argv),
+            "seconds": round(seconds, 1),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        _save_state(out, state)
 
 
 def _quote(arg: str) -> str:

@@ -100,6 +100,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
             "probe", store, "--out", f"{d}/probes", "--models", _csv(config.probe_models),
             "--layers", _csv(config.layers), f"--offsets={config.probe_offsets}",
             "--seed", str(seed), "--min-events", str(config.min_events), "--device", config.device,
+            "--max-negatives", str(config.probe_max_negatives),
             "--n-bootstrap", str(config.probe_n_bootstrap), "--n-shuffles", str(config.probe_n_shuffles),
             "--backend", "torch" if config.device.startswith("cuda") else "sklearn",
         )),
@@ -118,7 +119,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
         "--max-new-tokens", str(config.steer_max_new_tokens),
         "--temperature", str(config.steer_temperature), "--seeds", str(seed),
         "--batch-size", str(config.batch_size), "--device", config.device, "--dtype", config.dtype,
-        "--no-progress",
+        "--no-progress", "--perplexity" if config.perplexity else "--no-perplexity",
     ]  # fmt: skip
     steps.append(Step(f"seed{seed}/sweep", "steering sweep: reasoner and base (control) with baselines", (
         "steer", "sweep", "--out", f"{d}/sweep-s{seed}", *steer,

@@ -66,8 +66,33 @@ def test_interrupt_is_reported(tmp_path: Path) -> None:
         )
 
 
-def test_a_changed_config_is_refused_naming_the_field(tmp_path: Path) -> None:
+def test_a_change_to_a_finished_step_is_refused_naming_the_field(tmp_path: Path) -> None:
     run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
     changed = StudyConfig(seeds=(0, 1), sae=None, n_steer_prompts=7)
-    with pytest.raises(InputError, match="n_steer_prompts=40, now 7"):
+    with pytest.raises(
+        InputError, match="finished step seed0/sweep with n_steer_prompts=40, now 7"
+    ):
         run_study(changed, tmp_path, runner=Recorder(), stream=io.StringIO())
+
+
+def test_a_change_to_steps_not_yet_run_is_taken(tmp_path: Path) -> None:
+    sweep_dir = str(tmp_path.resolve() / "seed0" / "sweep-s0")
+    with pytest.raises(InputError):
+        run_study(CONFIG, tmp_path, runner=Recorder(fail_at=sweep_dir), stream=io.StringIO())
+    changed = StudyConfig(seeds=(0, 1), sae=None, n_steer_prompts=7)
+    rec = Recorder()
+    run_study(changed, tmp_path, runner=rec, stream=io.StringIO())
+    assert rec.calls[0][:2] == ["steer", "sweep"] and "7" in rec.calls[0]
+    assert json.loads((tmp_path / "study.json").read_text())["config"]["n_steer_prompts"] == 7
+
+
+def test_parallel_seeds_run_steps_as_processes_with_logs(tmp_path: Path) -> None:
+    """--jobs 2: each seed's first step is a real `backtrack` process; its error lands in its log."""
+    config = StudyConfig(seeds=(0, 1), sae=None, prompts=str(tmp_path / "missing.jsonl"))
+    with pytest.raises(
+        InputError, match=r"step seed[01]/traces failed \(exit 2, error in .*traces\.log\)"
+    ):
+        run_study(config, tmp_path / "study", stream=io.StringIO(), jobs=2)
+    for seed in (0, 1):
+        log = (tmp_path / "study" / f"seed{seed}" / "logs" / "traces.log").read_text()
+        assert "error:" in log and "missing.jsonl" in log
