@@ -19,7 +19,8 @@ def _seed_mean(by_seed: dict[str, list[float]]) -> np.ndarray:
 def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
     """Draw the four panels; returns the PNG path (an SVG is written beside it)."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4.0))
+    fig, grid = plt.subplots(2, 2, figsize=(13, 8.5))
+    axes = grid.ravel()
     curves, alphas = findings["curves"], findings["alphas"]
     metric_label = METRIC_LABELS.get(findings["metric"], findings["metric"])
     seeds = len(findings["seeds"])
