@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from collections.abc import Callable
 
 from activation_store.config_cli import add_config_arguments
 from activation_store.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from experiments.study.config import BUILTIN, StudyConfig
+    from experiments.study.config import BUILTIN
 
     study = subparsers.add_parser(
         "study",
@@ -20,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "before it runs. Rerun the same command to resume an interrupted study.",
     )
     sub = study.add_subparsers(dest="study_command", metavar="SUBCOMMAND", required=True)
-    run = sub.add_parser("run", help="run or resume a study", description="Run or resume a study.")
-    run.add_argument("config", help=f"TOML file or built-in config ({', '.join(BUILTIN)})")
+    run = _config_parser(sub, "run", "run or resume a study", "Run or resume a study.", _run)
     run.add_argument("--out", required=True, help="study directory to create or resume")
     run.add_argument(
         "--dry-run", action="store_true", help="only check the config and estimate time and disk"
@@ -32,21 +32,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=1,
         help="seeds run at once, each step as its own process (default: 1, in this process)",
     )
-    add_config_arguments(run, StudyConfig)
-    run.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
-    run.set_defaults(handler=_run)
-
-    check = sub.add_parser(
+    check = _config_parser(
+        sub,
         "check",
-        help="validate a study config without loading weights (paths, shapes, SAE, disk, time)",
-        description="Validate a study config without loading weights: model and SAE paths, "
-        "hidden sizes and layers, the SAE's hook, and estimated run time and disk use.",
+        "validate a study config without loading weights (paths, shapes, SAE, disk, time)",
+        "Validate a study config without loading weights: model and SAE paths, hidden sizes and "
+        "layers, the SAE's hook, and estimated run time and disk use.",
+        _check,
     )
-    check.add_argument("config", help=f"TOML file or built-in config ({', '.join(BUILTIN)})")
     check.add_argument("--out", default=".", help="where the study would write (for free disk)")
-    add_config_arguments(check, StudyConfig)
-    check.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
-    check.set_defaults(handler=_check)
 
     findings = sub.add_parser(
         "findings",
@@ -73,6 +67,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     demo.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     demo.set_defaults(handler=_demo)
+
+
+def _config_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    text: str,
+    description: str,
+    handler: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    """A subcommand taking a study config and every StudyConfig field as an overriding option."""
+    from experiments.study.config import BUILTIN, StudyConfig
+
+    parser = sub.add_parser(name, help=text, description=description)
+    parser.add_argument("config", help=f"TOML file or built-in config ({', '.join(BUILTIN)})")
+    add_config_arguments(parser, StudyConfig)
+    # Options not given on the command line must not override the TOML file.
+    parser.set_defaults(**{f.name: None for f in dataclasses.fields(StudyConfig)})
+    parser.set_defaults(handler=handler)
+    return parser
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
