@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 BASELINE_STYLE = {
     "random": {"color": "0.55", "linestyle": ":"},
     "embedding": {"color": "0.35", "linestyle": "--"},
@@ -115,16 +117,13 @@ def plot_dose_response(rows: Sequence[dict[str, Any]], metric: str, stem: Path) 
         ks = [r["k"] for r in mine]
         rand = [r["random"] for r in mine]
         if any(x["n_subspaces"] for x in rand):
-            ax.fill_between(
-                ks,
-                [x["min_effect"] for x in rand],
-                [x["max_effect"] for x in rand],
-                color="0.8",
-                label="random k-subspaces (range)",
+            # k without random subspaces (e.g. the single directions) have None: a gap, not a point.
+            lo, hi, mean = (
+                np.array([x[key] for x in rand], dtype=float)
+                for key in ("min_effect", "max_effect", "mean_effect")
             )
-            ax.plot(
-                ks, [x["mean_effect"] for x in rand], color="0.5", ls=":", label="random (mean)"
-            )
+            ax.fill_between(ks, lo, hi, color="0.8", label="random k-subspaces (range)")
+            ax.plot(ks, mean, color="0.5", ls=":", label="random (mean)")
         for r in mine:
             for d in r["directions"]:
                 e = d["effect"]

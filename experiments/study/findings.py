@@ -340,7 +340,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             singles, key=lambda n: np.mean(list(_diff(singles[n], none).values()) or [math.inf])
         )
         vs_single[seed] = _diff(joint_values, singles[best])
-        for k in sorted(config.ablation_ks):
+        for k in sorted({1, *config.ablation_ks}):  # k = 1: the first direction alone
             randoms = [c for c in v if c.startswith(f"reasoner|ablate|random{k}#")]
             rnd = _mean_of([v[c] for c in randoms])
             top = v.get(_cell("reasoner", "ablate", "+".join(names[:k])), {})

@@ -56,8 +56,7 @@ class JudgeServer:
                 try:
                     server._answer(self, n, body)
                 finally:
-                    with server._lock:
-                        server.active -= 1
+                    server._done(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -86,13 +85,22 @@ class JudgeServer:
         reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
         self._send(handler, 200, json.dumps(reply).encode())
 
-    @staticmethod
+    def _done(self, handler: BaseHTTPRequestHandler) -> None:
+        """The request stops counting as active (once), before its reply can reach the client: a
+        client that sends its next request on receipt must not see two requests overlap here."""
+        with self._lock:
+            if not getattr(handler, "finished_counting", False):
+                handler.finished_counting = True  # type: ignore[attr-defined]
+                self.active -= 1
+
     def _send(
+        self,
         handler: BaseHTTPRequestHandler,
         code: int,
         data: bytes,
         headers: dict[str, str] | None = None,
     ) -> None:
+        self._done(handler)
         try:
             handler.send_response(code)
             handler.send_header("Content-Type", "application/json")
