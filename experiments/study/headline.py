@@ -16,6 +16,12 @@ def _seed_mean(by_seed: dict[str, list[float]]) -> np.ndarray:
     return np.nanmean(rows, axis=0) if rows.size else rows
 
 
+def _mean(values: list[float | None]) -> float:
+    """Mean of the finite values (NaN where there are none, e.g. no random 1-subspaces)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
 def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
     """Draw the four panels; returns the PNG path (an SVG is written beside it)."""
     plt = _pyplot()
@@ -64,9 +70,7 @@ def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
     dose = curves["ablation"]
     ks = sorted(int(k) for k in dose)
     for what, colour in (("directions", "C2"), ("random", "0.55")):
-        ys = [
-            np.nanmean([v for key, v in dose[str(k)].items() if key.startswith(what)]) for k in ks
-        ]
+        ys = [_mean([v for key, v in dose[str(k)].items() if key.startswith(what)]) for k in ks]
         ax.plot(
             ks,
             ys,
