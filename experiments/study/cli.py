@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from activation_store.config_cli import add_config_arguments
 from activation_store.errors import InputError
+
+if TYPE_CHECKING:
+    from experiments.study.config import StudyConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -103,12 +107,10 @@ def _run(args: argparse.Namespace) -> int:
     return _run_or_check(config, args.out, dry_run=args.dry_run, jobs=args.jobs)
 
 
-def _run_or_check(config: object, out: str, *, dry_run: bool, jobs: int = 1) -> int:
+def _run_or_check(config: StudyConfig, out: str, *, dry_run: bool, jobs: int = 1) -> int:
     from experiments.study.check import check_study
-    from experiments.study.config import StudyConfig
     from experiments.study.runner import run_study
 
-    assert isinstance(config, StudyConfig)
     result = check_study(config, out=out, require_device=not dry_run)
     if dry_run or not result.ok:
         print("\n".join(result.lines()))
