@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.schema import check_model_key
 
 ResumeMode = Literal["new", "resume", "overwrite"]

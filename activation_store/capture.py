@@ -21,6 +21,7 @@ import torch
 from tqdm.auto import tqdm
 
 from activation_store.cache_config import CacheConfig
+from activation_store.core.errors import InputError, StoreError
 from activation_store.create import (
     HookEntry,
     ModelEntry,
@@ -28,7 +29,6 @@ from activation_store.create import (
     create_store,
     prepare_model,
 )
-from activation_store.errors import InputError, StoreError
 from activation_store.h5io import open_store_file
 from activation_store.models.hooks import (
     HookSpec,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from activation_store.config_cli import add_config_arguments
+from activation_store.core.configs import add_config_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,9 +51,9 @@ def _cache(args: argparse.Namespace) -> int:
 
     from activation_store.cache_config import CacheConfig
     from activation_store.capture import cache_activations
-    from activation_store.config_cli import config_from_args
+    from activation_store.core.configs import config_from_args
+    from activation_store.core.errors import InputError
     from activation_store.create import read_tokens
-    from activation_store.errors import InputError
     from activation_store.h5io import open_store_file
     from activation_store.models.config import ModelConfig
     from activation_store.models.loader import load_model

@@ -19,7 +19,7 @@ import numpy as np
 
 from activation_store import schema
 from activation_store.cache_config import ResumeMode
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 from activation_store.h5io import atomic_new_file, check_store_file, open_store_file
 from activation_store.tokens import TokenTable
 from activation_store.version import TOOLKIT_VERSION

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 
 @dataclass(frozen=True)

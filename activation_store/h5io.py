@@ -11,7 +11,7 @@ from typing import Literal
 
 import h5py
 
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 
 
 def open_store_file(path: str | Path, mode: Literal["r", "r+"] = "r") -> h5py.File:

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from activation_store import schema
-from activation_store.errors import InputError, StoreError
+from activation_store.core.errors import InputError, StoreError
 from activation_store.h5io import check_store_file, open_store_file
 
 

@@ -17,8 +17,8 @@ import torch
 from numpy.typing import NDArray
 
 from activation_store import schema
+from activation_store.core.errors import StoreError
 from activation_store.create import read_tokens
-from activation_store.errors import StoreError
 from activation_store.events import EventWindows, event_windows
 from activation_store.h5io import check_store_file, open_store_file
 from activation_store.tokens import TokenTable

@@ -46,7 +46,7 @@ def label_path(name: str) -> str:
 
 def check_model_key(key: str) -> str:
     """A model key names a group: letters, digits, '-', '_', '.' only."""
-    from activation_store.errors import InputError
+    from activation_store.core.errors import InputError
 
     if not key or any(not (c.isalnum() or c in "-_.") for c in key) or key.startswith("."):
         raise InputError(

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.tokens import TokenTable
 
 

@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from activation_store import schema
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 from activation_store.h5io import open_store_file
 
 log = logging.getLogger(__name__)

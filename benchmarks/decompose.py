@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, parser, peak_rss_mb, write_json
 
 from activation_store.create import HookEntry, ModelEntry, create_store, prepare_model
-from activation_store.directions import Direction
+from activation_store.direction import Direction
 from activation_store.labels import write_label
 from activation_store.reader import ActivationStore
 from activation_store.tokens import TokenTable

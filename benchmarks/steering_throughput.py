@@ -31,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, parser, write_json
 
-from activation_store.directions import Direction
+from activation_store.direction import Direction
 from activation_store.models import ModelConfig, known_specs, load_hf_model
 from experiments.generation import GenerationConfig, generate, left_pad
 from experiments.prompts import load_prompts

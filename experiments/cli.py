@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from activation_store import cli as store_cli
-from activation_store.errors import InputError, ToolkitError
+from activation_store.core.errors import InputError, ToolkitError
 from experiments.labels import cli as labels_cli
 from experiments.organism import cli as organism_cli
 from experiments.prompts import cli as prompts_cli
@@ -67,13 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.backtrack = main  # commands that run other commands (the study) get the CLI passed down
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
         if args.global_threads is not None:
-            from activation_store.threads import set_threads
+            from activation_store.core.threads import set_threads
 
             if args.global_threads < 1:
                 raise InputError(f"--threads {args.global_threads} must be ≥ 1")

@@ -7,7 +7,7 @@ import dataclasses
 import re
 from typing import Any
 
-from activation_store.config_cli import add_config_arguments, field_docs
+from activation_store.core.configs import add_config_arguments, field_docs
 
 # Offsets such as "-12:-8" or "-12,-10" look like options to argparse; let them be values.
 _OFFSET_VALUE = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d+(:-?\d+|(,-?\d+)+)$")
@@ -85,7 +85,7 @@ def _add(parser: argparse.ArgumentParser, cls: type) -> None:
 
 
 def _offsets(text: str) -> tuple[int, ...]:
-    from activation_store.errors import InputError
+    from activation_store.core.errors import InputError
     from activation_store.events import parse_offsets
 
     try:
@@ -95,7 +95,7 @@ def _offsets(text: str) -> tuple[int, ...]:
 
 
 def _directions(args: argparse.Namespace) -> int:
-    from activation_store.config_cli import config_from_args
+    from activation_store.core.configs import config_from_args
     from probes.config import DirectionConfig
     from probes.direction_run import build_directions
 
@@ -123,9 +123,9 @@ def _directions(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from activation_store.directions import load_direction, load_directions
-    from activation_store.errors import InputError
-    from probes.comparison import compare, model_space_lookup, write_comparison
+    from activation_store.core.errors import InputError
+    from activation_store.direction import load_direction, load_directions
+    from probes.comparison_report import compare, model_space_lookup, write_comparison
 
     directions = []
     for ref in args.dirs:
@@ -155,7 +155,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from activation_store.config_cli import config_from_args
+    from activation_store.core.configs import config_from_args
     from probes.config import ProbeConfig
     from probes.probe_report import write_report
     from probes.probe_run import run_probes

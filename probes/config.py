@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 DEFAULT_TOKENS = ("Wait", " Wait", "But", "Hmm")
 """Backtracking tokens whose embedding/unembedding rows are baselines and whose logit-lens rank is

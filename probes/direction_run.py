@@ -7,12 +7,12 @@ import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from activation_store.directions import Direction, save_direction
+from activation_store.direction import Direction, save_direction
 from activation_store.reader import ActivationStore
-from probes.baselines import check_space_matches, token_baselines
-from probes.comparison import Comparison, compare, model_space_lookup, write_comparison
+from probes.baselines import references, token_baselines
+from probes.comparison_report import Comparison, compare, model_space_lookup, write_comparison
 from probes.config import DirectionConfig
-from probes.directions import derive_directions
+from probes.diff_of_means import derive_directions
 from probes.token_space import load_token_space
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,9 @@ def build_directions(
     out = Path(out)
     with ActivationStore(store_path) as store:
         derived = derive_directions(store, config)
-        d_models = {m: store.d_model(m) for m in store.models}
     directions = list(derived)
     if config.token_baselines:
-        directions += _token_baselines(derived, config, d_models)
+        directions += _token_baselines(derived, config)
     out.mkdir(parents=True, exist_ok=True)
     paths = [save_direction(d, out) for d in directions]
     (out / "directions_config.json").write_text(
@@ -57,23 +56,15 @@ def build_directions(
     return DirectionRun(directions=directions, paths=paths, comparison=comparison, out=out)
 
 
-def _token_baselines(
-    derived: list[Direction], config: DirectionConfig, d_models: dict[str, int]
-) -> list[Direction]:
+def _token_baselines(derived: list[Direction], config: DirectionConfig) -> list[Direction]:
     out: list[Direction] = []
     for d in derived:
         if d.kind != "diff_of_means":
             continue
         space = load_token_space(str(d.provenance["model_id"]), config.device, config.dtype)
-        check_space_matches(space, d_models[d.model], d.model)
         base = {k: d.provenance[k] for k in ("store", "model_key", "model_id", "config")}
+        (reference,) = references([d])
         out += token_baselines(
-            space,
-            model=d.model,
-            hook=d.hook,
-            words=config.tokens,
-            mean_resid_norm=d.mean_resid_norm,
-            provenance=base,
-            suffix=config.suffix,
+            space, reference, config.tokens, suffix=config.suffix, provenance=base
         )
     return out

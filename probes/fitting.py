@@ -8,13 +8,14 @@ problem ``p`` minimises sklearn's objective
 
 so a backend that solves it exactly agrees with ``sklearn.linear_model.LogisticRegression``.
 Backends: :mod:`probes.logistic_sklearn` (one lbfgs fit at a time, warm-started along C) and
-:mod:`probes.logistic_torch` (all problems batched, on any device).
+:mod:`probes.logistic_torch` (all problems batched, on any device), chosen by name with
+:func:`probes.logistic.get_fitter`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 from jaxtyping import Float
@@ -61,13 +62,3 @@ def balanced_weights(y: np.ndarray, in_set: np.ndarray) -> np.ndarray:
         if members.any():
             w[members] = n / (2.0 * members.sum())
     return w
-
-
-def get_fitter(backend: Literal["sklearn", "torch"], device: str = "cpu") -> Fitter:
-    if backend == "sklearn":
-        from probes.logistic_sklearn import fit_sklearn
-
-        return fit_sklearn
-    from probes.logistic_torch import TorchFitter
-
-    return TorchFitter(device=device)

@@ -1,18 +1,16 @@
-"""Weighted AUROC and average precision for many weightings at once, and trace-bootstrap CIs.
+"""Weighted AUROC and average precision for many weightings at once, and accuracy.
 
-The bootstrap resamples *test traces* (groups) with replacement, which becomes a weight per row
-(how often its trace was drawn), so one sort of the scores serves every replicate. With all
+The trace bootstrap (:func:`activation_store.core.stats.bootstrap_counts`) resamples *test
+traces* (groups) with replacement, which becomes a weight per row (how often its trace was
+drawn), so one sort of the scores serves every replicate. With all
 weights equal to one the metrics equal scikit-learn's ``roc_auc_score`` and
 ``average_precision_score`` (with ``sample_weight``), ties included (tested).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from jaxtyping import Bool, Float
-from numpy.typing import NDArray
 
 CHUNK = 128
 """Replicates evaluated together (bounds memory at about 6 × CHUNK × n_rows floats)."""
@@ -43,34 +41,6 @@ def ranking_metrics(
             precision = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1e-300), 0.0)
             aps.append((gp * precision).sum(axis=1) / p)
     return np.concatenate(aucs), np.concatenate(aps)
-
-
-def bootstrap_counts(
-    n_groups: int, n_boot: int, rng: np.random.Generator
-) -> Float[np.ndarray, "b n_groups"]:
-    """How often each group is drawn in each of ``n_boot`` resamples of ``n_groups`` groups."""
-    return rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot).astype(
-        np.float64
-    )
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """A point estimate with a 95 % percentile-bootstrap interval (NaN when not bootstrapped)."""
-
-    value: float
-    lo: float = float("nan")
-    hi: float = float("nan")
-
-
-def estimates(point: float, replicates: NDArray[np.float64] | None) -> Estimate:
-    if replicates is None or replicates.size == 0:
-        return Estimate(point)
-    finite = replicates[np.isfinite(replicates)]
-    if finite.size == 0:
-        return Estimate(point)
-    lo, hi = np.percentile(finite, [2.5, 97.5])
-    return Estimate(point, float(lo), float(hi))
 
 
 def accuracy(

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from activation_store.models.hooks import parse_hook
 from probes.probe_eval import ProbeResult
 
 if TYPE_CHECKING:
-    from probes.compare import CosineMatrix
+    from probes.similarity import CosineMatrix
 
 
 def _pyplot() -> Any:
@@ -44,6 +45,11 @@ def _grid(results: Sequence[ProbeResult], model: str) -> tuple[list[str], list[i
     return hooks, offsets, grid
 
 
+def _layer_label(hook: str) -> str:
+    layer = parse_hook(hook).layer
+    return hook if layer is None else str(layer)
+
+
 def plot_auroc_heatmaps(results: Sequence[ProbeResult], stem: Path) -> list[Path]:
     """Test AUROC by layer (rows) × offset (columns), one panel per model."""
     plt = _pyplot()
@@ -53,7 +59,7 @@ def plot_auroc_heatmaps(results: Sequence[ProbeResult], stem: Path) -> list[Path
         hooks, offsets, grid = _grid(results, model)
         im = ax.imshow(grid, aspect="auto", origin="lower", vmin=0.5, vmax=1.0, cmap="viridis")
         ax.set_xticks(range(len(offsets)), [str(o) for o in offsets], fontsize=7)
-        labels = [h.split(".")[1] if h.startswith("blocks.") else h for h in hooks]
+        labels = [_layer_label(h) for h in hooks]
         ax.set_yticks(range(len(hooks)), labels, fontsize=7)
         ax.set_xlabel("offset from backtracking start (tokens)")
         ax.set_ylabel("layer")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.selection import Reference, event_mask, resolve_reference

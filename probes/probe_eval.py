@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from probes.metrics import Estimate, accuracy, bootstrap_counts, estimates, ranking_metrics
+from activation_store.core.stats import Estimate, bootstrap_counts, percentile_interval
+from activation_store.models.hooks import parse_hook
+from probes.metrics import accuracy, ranking_metrics
 from probes.probe_data import ProbeData
 from probes.probe_fit import FamilyScores
 from probes.splits import TEST, TRAIN
@@ -131,19 +133,20 @@ def _evaluate_offset(
         if s is None:
             return Estimate(NAN), Estimate(NAN), np.full(W.shape[0], NAN)
         auc, ap = ranking_metrics(s, y, W)
-        return estimates(auc[0], auc[1:]), estimates(ap[0], ap[1:]), auc
+        return percentile_interval(auc[0], auc[1:]), percentile_interval(ap[0], ap[1:]), auc
 
     auc, ap, auc_reps = metric(scores.logit[o])
     dom_auc, dom_ap, _ = metric(scores.dom[o] if scores.dom else None)
     shuf_auc, shuf_sd, shuf_ap = _shuffled(scores, o, y, base)
     tok_auc, tok_ap, tok_reps = metric(token.logit[o] if token else None)
     gap = auc_reps - tok_reps
-    gap_est = estimates(gap[0], gap[1:])
+    gap_est = percentile_interval(gap[0], gap[1:])
     prob = 1.0 / (1.0 + np.exp(-scores.logit[o]))
     acc, bal = accuracy(prob, y, base, threshold)
     train = data.member(o, TRAIN)
     n_train_pos = int((train & data.positive[o]).sum())
-    layer = int(hook.split(".")[1]) if hook.startswith("blocks.") else -1
+    spec = parse_hook(hook)
+    layer = -1 if spec.layer is None else spec.layer
     return ProbeResult(
         model=model,
         hook=hook,
@@ -157,26 +160,26 @@ def _evaluate_offset(
         prevalence=float(y.sum() / base.sum()),
         C=scores.best_C[o],
         val_auroc=scores.val_auroc[o],
-        auroc=auc.value,
+        auroc=auc.mean,
         auroc_lo=auc.lo,
         auroc_hi=auc.hi,
-        ap=ap.value,
+        ap=ap.mean,
         ap_lo=ap.lo,
         ap_hi=ap.hi,
         accuracy=acc,
         balanced_accuracy=bal,
-        dom_auroc=dom_auc.value,
+        dom_auroc=dom_auc.mean,
         dom_auroc_lo=dom_auc.lo,
         dom_auroc_hi=dom_auc.hi,
-        dom_ap=dom_ap.value,
+        dom_ap=dom_ap.mean,
         shuffled_auroc=shuf_auc,
         shuffled_auroc_sd=shuf_sd,
         shuffled_ap=shuf_ap,
-        token_auroc=tok_auc.value,
+        token_auroc=tok_auc.mean,
         token_auroc_lo=tok_auc.lo,
         token_auroc_hi=tok_auc.hi,
-        token_ap=tok_ap.value,
-        auroc_over_token=gap_est.value,
+        token_ap=tok_ap.mean,
+        auroc_over_token=gap_est.mean,
         auroc_over_token_lo=gap_est.lo,
         auroc_over_token_hi=gap_est.hi,
     )

@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
-from probes.fitting import Fitter, get_fitter
+from probes.fitting import Fitter
+from probes.logistic import get_fitter
 from probes.probe_data import ProbeData, build_probe_data
 from probes.probe_eval import Bootstrap, ProbeResult, evaluate_hook, make_bootstrap
 from probes.probe_fit import FamilyScores, fit_family
@@ -115,12 +116,11 @@ def _token_scores(
     """The token-identity baseline: the same probe on the current token's embedding row."""
     if not config.token_baseline:
         return None
-    from probes.baselines import check_space_matches
     from probes.token_space import load_token_space
 
     model_id = str(store.model_attrs(model).get("model_id", ""))
     space = load_token_space(model_id, config.device, config.dtype)
-    check_space_matches(space, store.d_model(model), model)
+    space.check_width(store.d_model(model), model)
     if data.token_ids.max() >= space.W_E.shape[0]:
         raise InputError(
             f"store token ids reach {int(data.token_ids.max())} but {model_id!r} has "

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError, StoreError
+from activation_store.core.errors import InputError, StoreError
 from activation_store.events import EventWindows, event_windows
+from activation_store.models.hooks import hook_name, hook_order
 from activation_store.reader import ActivationStore
 
 log = logging.getLogger(__name__)
@@ -147,12 +148,7 @@ def resolve_hooks(store: ActivationStore, model: str, wanted: Sequence[str]) -> 
     """Hook names from ``all``, layer indices (→ ``blocks.L.hook_resid_post``) or hook names."""
     cached = store.hooks(model)
     if not wanted or list(wanted) == ["all"]:
-        return sorted(cached, key=_hook_order)
-    hooks = [f"blocks.{w}.hook_resid_post" if w.strip().isdigit() else w.strip() for w in wanted]
+        return sorted(cached, key=hook_order)
+    hooks = [hook_name("resid_post", int(w)) if w.strip().isdigit() else w.strip() for w in wanted]
     check_complete(store, model, hooks)
     return hooks
-
-
-def _hook_order(hook: str) -> tuple[int, str]:
-    parts = hook.split(".")
-    return (int(parts[1]), hook) if len(parts) == 3 and parts[1].isdigit() else (-1, hook)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 TRAIN, VAL, TEST = 0, 1, 2
 PART_NAMES = ("train", "val", "test")

@@ -16,7 +16,7 @@ from jaxtyping import Float
 from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 from activation_store.reader import ActivationStore
 
 log = logging.getLogger(__name__)

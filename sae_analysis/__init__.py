@@ -1,7 +1,7 @@
 """`sae_analysis`: decompose residual-stream directions into sparse-autoencoder features.
 
 Through sae_lens SAEs (a local directory, a built-in short name, or a pretrained release already in
-the local Hugging Face cache), for a :class:`~activation_store.directions.Direction`:
+the local Hugging Face cache), for a :class:`~activation_store.direction.Direction`:
 
 - preflight: the SAE fits the direction's model and hook (``d_in``, hook name, reconstruction);
 - cosine of the direction with every decoder row (with a chance level);
@@ -17,7 +17,7 @@ Public names are imported lazily, so importing the package (and ``backtrack --he
 
 from __future__ import annotations
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 
 _EXPORTS = {
     "DecomposeConfig": "sae_analysis.config",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from activation_store.config_cli import add_config_arguments
+from activation_store.core.configs import add_config_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _decompose(args: argparse.Namespace) -> int:
-    from activation_store.config_cli import config_from_args
+    from activation_store.core.configs import config_from_args
     from sae_analysis.config import DecomposeConfig
     from sae_analysis.run import run_decompose
 

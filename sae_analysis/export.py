@@ -1,7 +1,7 @@
 """Save the chosen features as directions that the steering step loads.
 
 For a decomposition of direction ``D`` with K chosen features, ``directory`` receives (in the shared
-:class:`~activation_store.directions.Direction` format):
+:class:`~activation_store.direction.Direction` format):
 
 - ``D-sae_f<index>``: each chosen feature's raw decoder row (kind ``sae_feature``), with the SAE,
   the feature index, its OMP coefficient, rank and cosine in the provenance;
@@ -19,7 +19,7 @@ from typing import Any
 
 from torch import Tensor
 
-from activation_store.directions import Direction, save_direction
+from activation_store.direction import Direction, save_direction
 from sae_analysis.dictionary import decoder_rows
 from sae_analysis.loading import LoadedSae
 from sae_analysis.result import Decomposition

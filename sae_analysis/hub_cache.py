@@ -13,7 +13,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 
 if TYPE_CHECKING:
     from sae_lens import SAE

@@ -1,7 +1,7 @@
 """Decompose one direction into an SAE's features: preflight, then every method, one result.
 
 >>> from activation_store import ActivationStore
->>> from activation_store.directions import load_direction
+>>> from activation_store.direction import load_direction
 >>> from sae_analysis import DecomposeConfig, decompose, load_sae
 >>> sae = load_sae("llama_scope_lxr_8x:l10r_8x", device="cuda")
 >>> with ActivationStore("store.h5") as store:
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from activation_store.directions import Direction
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
+from activation_store.direction import Direction
 from activation_store.reader import ActivationStore
 from sae_analysis.config import DecomposeConfig
 from sae_analysis.loading import LoadedSae

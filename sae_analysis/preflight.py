@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from activation_store.directions import Direction
-from activation_store.errors import InputError, StoreError
+from activation_store.core.errors import InputError, StoreError
+from activation_store.direction import Direction
 from activation_store.reader import ActivationStore
 from sae_analysis.config import DecomposeConfig
 from sae_analysis.loading import LoadedSae

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from activation_store.directions import Direction, load_direction
+from activation_store.direction import Direction, load_direction
 from activation_store.reader import ActivationStore
 from sae_analysis.cards import write_html
 from sae_analysis.config import DecomposeConfig

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import ToolkitError
+from activation_store.core.errors import ToolkitError
 from activation_store.reader import ActivationStore
 from sae_analysis.methods.contexts import Decode
 

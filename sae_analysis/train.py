@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.reader import ActivationStore
 from sae_analysis.loading import LoadedSae, load_sae
 from sae_analysis.preflight import valid_rows

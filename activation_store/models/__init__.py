@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 from activation_store.models.config import ModelConfig, ModelConfigError
 from activation_store.models.hooks import (
     HookSpec,

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 Dtype = Literal["float32", "bfloat16", "float16"]
 DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 from activation_store.models.hooks import GPT2_LIKE, LLAMA_LIKE
 from activation_store.models.offline import offline_hub
 

@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 from activation_store.models.convert import architecture_of, check_supported
 from activation_store.models.offline import offline_hub
 

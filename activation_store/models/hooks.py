@@ -1,5 +1,9 @@
 """Names, meanings and Hugging Face equivalents of the residual-shaped TransformerLens hooks.
 
+The one parser (:func:`parse_hook`) and formatter (:func:`hook_name`) of hook names: every other
+module passes names through these (or the :class:`HookSpec` they return) and never splits a hook
+string itself.
+
 Every hook here has shape ``[batch, pos, d_model]`` and is something the activation store may
 cache. Block-level hooks are ``blocks.{L}.hook_{kind}``; the embedding hooks have no layer.
 """
@@ -10,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, cast
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 HookKind = Literal[
     "embed", "pos_embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out"
@@ -45,21 +49,24 @@ def hook_name(kind: HookKind, layer: int | None = None) -> str:
     return f"hook_{kind}"
 
 
-def valid_hooks_text(n_layers: int, *, has_pos_embed: bool = False) -> str:
+def valid_hooks_text(n_layers: int | None, *, has_pos_embed: bool = False) -> str:
     """The valid hook forms as one line, for error messages and ``--help``."""
     embeds = "hook_embed, hook_pos_embed" if has_pos_embed else "hook_embed"
     kinds = "|".join(BLOCK_KINDS)
-    return f"{embeds}, blocks.{{0..{n_layers - 1}}}.hook_{kinds}"
+    layers = "L" if n_layers is None else f"{{0..{n_layers - 1}}}"
+    return f"{embeds}, blocks.{layers}.hook_{kinds}"
 
 
-def parse_hook(name: str, n_layers: int, *, has_pos_embed: bool = False) -> HookSpec:
-    """Parse and validate a residual-shaped hook name for a model with ``n_layers`` blocks.
+def parse_hook(name: str, n_layers: int | None = None, *, has_pos_embed: bool = False) -> HookSpec:
+    """Parse and validate a residual-shaped hook name, the one place hook strings are split.
 
-    ``has_pos_embed`` allows ``hook_pos_embed`` (models with learned positions, e.g. GPT-2).
-    Raises :class:`InputError` naming the bad hook and listing the valid forms.
+    With ``n_layers`` (a model with that many blocks) the layer must exist and ``hook_pos_embed``
+    needs ``has_pos_embed`` (models with learned positions, e.g. GPT-2); without it only the form
+    is checked, and :func:`check_hook` checks the rest once the model is known. Raises
+    :class:`InputError` naming the bad hook and listing the valid forms.
     """
-    valid = valid_hooks_text(n_layers, has_pos_embed=has_pos_embed)
-    if name == "hook_embed" or (name == "hook_pos_embed" and has_pos_embed):
+    valid = valid_hooks_text(n_layers, has_pos_embed=has_pos_embed or n_layers is None)
+    if name == "hook_embed" or (name == "hook_pos_embed" and (has_pos_embed or n_layers is None)):
         kind: HookKind = "embed" if name == "hook_embed" else "pos_embed"
         return HookSpec(name=name, layer=None, kind=kind)
     parts = name.split(".")
@@ -72,13 +79,51 @@ def parse_hook(name: str, n_layers: int, *, has_pos_embed: bool = False) -> Hook
         raise InputError(
             f"unknown hook {name!r}: layer {layer_text!r} is not a number; valid: {valid}"
         )
-    layer = int(layer_text)
-    if layer >= n_layers:
+    spec = HookSpec(
+        name=hook_name(cast(HookKind, block_kind), int(layer_text)),
+        layer=int(layer_text),
+        kind=cast(HookKind, block_kind),
+    )
+    return spec if n_layers is None else check_hook(spec, n_layers, has_pos_embed=has_pos_embed)
+
+
+def check_hook(spec: HookSpec, n_layers: int, *, has_pos_embed: bool = False) -> HookSpec:
+    """``spec`` if it exists in a model with ``n_layers`` blocks (and learned positions, for
+    ``hook_pos_embed``); else :class:`InputError` naming the hook and the valid forms."""
+    valid = valid_hooks_text(n_layers, has_pos_embed=has_pos_embed)
+    if spec.kind == "pos_embed" and not has_pos_embed:
         raise InputError(
-            f"unknown hook {name!r}: layer {layer} out of range 0..{n_layers - 1}; valid: {valid}"
+            f"unknown hook {spec.name!r}: this model has no learned positions; valid: {valid}"
         )
-    kind = cast(HookKind, block_kind)
-    return HookSpec(name=hook_name(kind, layer), layer=layer, kind=kind)
+    if spec.layer is not None and spec.layer >= n_layers:
+        raise InputError(
+            f"unknown hook {spec.name!r}: layer {spec.layer} out of range 0..{n_layers - 1}; "
+            f"valid: {valid}"
+        )
+    return spec
+
+
+def expand_hooks(hooks: Iterable[str], n_layers: int) -> list[str]:
+    """Expand ``blocks.*.hook_X`` to every layer; other names pass through (in order, deduplicated)."""
+    out: list[str] = []
+    for hook in hooks:
+        head, star, tail = hook.partition(".*.")
+        names = (
+            [f"{head}.{layer}.{tail}" for layer in range(n_layers)]
+            if star and head == "blocks" and tail.startswith("hook_")
+            else [hook]
+        )
+        out.extend(n for n in names if n not in out)
+    return out
+
+
+def hook_order(name: str) -> tuple[int, str]:
+    """Sort key: embedding hooks first, then by layer, then by name."""
+    try:
+        layer = parse_hook(name).layer
+    except InputError:
+        return (-2, name)
+    return (-1 if layer is None else layer, name)
 
 
 def hook_meaning(spec: HookSpec) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 from activation_store.models.config import ModelConfig
 from activation_store.models.convert import architecture_of, check_supported, hf_to_hooked
 from activation_store.models.device import resolve_device, resolve_dtype

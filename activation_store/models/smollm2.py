@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 from activation_store.models.config import ModelConfig
 from activation_store.models.device import resolve_dtype
 from activation_store.models.hf_local import check_local_dir, load_local_hf

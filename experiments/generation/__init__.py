@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 from experiments.generation.config import GenerationConfig, GenerationConfigError
 
 if TYPE_CHECKING:

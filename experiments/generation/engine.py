@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.generation.config import GenerationConfig
 from experiments.generation.sampling import RowSampler, row_seeds
 from experiments.generation.stopping import FinishReason, RowStops, StopRule, stop_rule

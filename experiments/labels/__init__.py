@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from experiments.labels.categories import CATEGORIES, CATEGORY_IDS, category_id

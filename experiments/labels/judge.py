@@ -20,7 +20,7 @@ from functools import partial
 
 from tqdm.auto import tqdm
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.labels.judge_cache import ReplyCache, cache_key
 from experiments.labels.judge_config import JudgeConfig
 from experiments.labels.judge_http import JudgeError, call_with_retries

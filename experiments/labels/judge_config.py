@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 
 class JudgeConfigError(InputError, ValueError):

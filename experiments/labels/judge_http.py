@@ -16,7 +16,7 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from activation_store.errors import ToolkitError
+from activation_store.core.errors import ToolkitError
 from experiments.labels.judge_config import JudgeConfig
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.labels.categories import BACKTRACKING, OTHER
 from experiments.labels.labeller import LabelRequest
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.labels.labeller import Labeller, LabelRequest
 from experiments.labels.result import LabelledSentence, TraceLabels
 from experiments.labels.segmentation import Sentence, segment

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.token_input import iter_jsonl
 from experiments.labels.categories import BACKTRACKING
 from experiments.traces.jsonl_out import append_lines

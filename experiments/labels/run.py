@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from activation_store.config_cli import config_from_args
+from activation_store.core.configs import config_from_args
 from experiments.labels.interrater import agreement
 from experiments.labels.judge import JudgeLabeller
 from experiments.labels.judge_config import JudgeConfig

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 from activation_store.labels import write_label
 from activation_store.reader import ActivationStore
 from experiments.labels.categories import CATEGORY_IDS, NO_CATEGORY_ID, UNLABELLED_ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from activation_store.config_cli import add_config_arguments
+from activation_store.core.configs import add_config_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,10 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _build(args: argparse.Namespace) -> int:
-    from activation_store.config_cli import config_from_args
-    from activation_store.errors import InputError
-    from experiments.organism.build import build
+    from activation_store.core.configs import config_from_args
+    from activation_store.core.errors import InputError
     from experiments.organism.config import BuildConfig, EvalConfig, FinetuneConfig, SaeConfig
+    from experiments.organism.stages import build
     from experiments.organism.traces import TraceConfig
 
     try:

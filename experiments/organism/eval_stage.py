@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from activation_store.models.hooks import hook_name
 from experiments.organism.evaluate import EvalConfig, evaluate_model, write_results
 from experiments.organism.traces import SyntheticTrace
 
@@ -72,7 +73,7 @@ def calibration(
             generated = list(tokenizer(text, add_special_tokens=False).input_ids)
             sequences.append((prompt + generated, len(prompt)))
         norms = mean_resid_norms(hf_model, sequences, config.norm_layers)
-        out["mean_resid_norm"][model] = {f"blocks.{k}.hook_resid_post": v for k, v in norms.items()}
+        out["mean_resid_norm"][model] = {hook_name("resid_post", k): v for k, v in norms.items()}
         if model == config.eval_models[0]:
             found = direction_norms(hf_model, tokenizer, traces, config.norm_layers, WINDOWS)
             out["direction_norms"] = [dataclasses.asdict(d) for d in found]

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.models.smollm2 import ORGANISM_FILE, base_digest
 from experiments.organism.finetune import CHECKPOINT
 

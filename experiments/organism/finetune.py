@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.organism.chat import Example
 from experiments.organism.config import FinetuneConfig
 

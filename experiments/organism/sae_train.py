@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from activation_store.models.hooks import hook_name
 from experiments.organism.config import SaeConfig
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class SaeMetrics:
 
 
 def hook_of(layer: int) -> str:
-    return f"blocks.{layer}.hook_resid_post"
+    return hook_name("resid_post", layer)
 
 
 def split_rows(

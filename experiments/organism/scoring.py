@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from activation_store.core.stats import Estimate, bootstrap_mean, bootstrap_ratio, wilson_interval
 from experiments.organism.checker import check_thinking, find_backtracks, parse_value
 from experiments.organism.traces import THINK_END
 from experiments.prompts.problem import Problem
 from experiments.prompts.steps import Value
-from experiments.steering.stats import Estimate, bootstrap_mean, wilson_interval
 
 ANSWER_RE = re.compile(r"answer is\s*:?\s*(-?\d+|yes|no)\b", re.IGNORECASE)
 LAST_VALUE_RE = re.compile(r"-?\d+|\byes\b|\bno\b", re.IGNORECASE)
@@ -107,21 +107,6 @@ class Figures:
     """Share of traces whose answer is right."""
 
 
-def ratio(
-    num: Sequence[int], den: Sequence[int], *, n_resamples: int = 2000, seed: int = 0
-) -> Estimate | None:
-    """``sum(num) / sum(den)`` with a percentile-bootstrap CI over problems (None if no ``den``)."""
-    x, y = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
-    if y.sum() == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_resamples, len(x)))
-    sums = y[idx].sum(axis=1)
-    ratios = x[idx].sum(axis=1)[sums > 0] / sums[sums > 0]
-    lo, hi = np.quantile(ratios, [0.025, 0.975])
-    return Estimate(float(x.sum() / y.sum()), float(lo), float(hi), len(x), "bootstrap")
-
-
 def figures(scores: Sequence[TraceScore], *, seed: int = 0) -> Figures:
     """Aggregate :class:`TraceScore` s into :class:`Figures` (CIs at 95 %)."""
     n = len(scores)
@@ -133,10 +118,10 @@ def figures(scores: Sequence[TraceScore], *, seed: int = 0) -> Figures:
         n_traces=n,
         backtrack_rate=wilson_interval(sum(b > 0 for b in backtracks), n),
         backtracks_per_trace=float(np.mean(backtracks)) if n else 0.0,
-        grounding=ratio(col("after_wrong"), backtracks, seed=seed),
-        grounding_parsed=ratio(col("after_wrong"), parsed_prev, seed=seed),
-        chance=ratio(col("n_wrong"), col("n_steps"), seed=seed),
-        correction_accuracy=ratio(col("corrected_right"), backtracks, seed=seed),
+        grounding=bootstrap_ratio(col("after_wrong"), backtracks, seed=seed),
+        grounding_parsed=bootstrap_ratio(col("after_wrong"), parsed_prev, seed=seed),
+        chance=bootstrap_ratio(col("n_wrong"), col("n_steps"), seed=seed),
+        correction_accuracy=bootstrap_ratio(col("corrected_right"), backtracks, seed=seed),
         same_value_share=same / sum(backtracks) if sum(backtracks) else None,
         accuracy=wilson_interval(sum(col("correct")), n),
     )

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.token_input import iter_jsonl
 from experiments.organism.traces import SyntheticTrace
 

@@ -2,7 +2,7 @@
 
 A user file has one object per line: ``{"id": ..., "prompt": ..., "category"?: ..., "answer"?:
 ..., "split"?: "derivation" | "evaluation"}`` (built-in sets use the same format, with ``steps``).
-Bad lines raise :class:`~activation_store.errors.InputError` naming the file and line.
+Bad lines raise :class:`~activation_store.core.errors.InputError` naming the file and line.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from activation_store.token_input import iter_jsonl
 from experiments.prompts.builtin import BUILTIN_SETS, builtin_path
 from experiments.prompts.problem import SPLITS, Problem, Split

@@ -14,9 +14,12 @@ on it is in ``report.json``; every figure is a PNG and an SVG beside the page. N
 
 from __future__ import annotations
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 
-_EXPORTS = {"build_report": "experiments.report.build", "ReportResult": "experiments.report.build"}
+_EXPORTS = {
+    "build_report": "experiments.report.assemble",
+    "ReportResult": "experiments.report.assemble",
+}
 
 __all__ = sorted(_EXPORTS)
 

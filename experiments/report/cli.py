@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _report(args: argparse.Namespace) -> int:
-    from experiments.report.build import build_report
+    from experiments.report.assemble import build_report
 
     result = build_report(
         args.runs,

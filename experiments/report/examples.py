@@ -16,7 +16,7 @@ def strongest_cell(run: RunData) -> dict[str, Any] | None:
     Directions under test are preferred (largest gain over random for steering, largest drop for
     ablation); without any, the largest change against the unintervened run of any cell.
     """
-    from experiments.steering.baselines import BASELINE_KINDS
+    from probes.baselines import BASELINE_KINDS
 
     cells = {c["cell"]: c for c in run.summary["cells"] if c["operation"] != "none"}
     scored: list[tuple[bool, float, str]] = []
@@ -37,7 +37,7 @@ def strongest_cell(run: RunData) -> dict[str, Any] | None:
 
 def highlighted(text: str) -> str:
     """``text`` as HTML with each backtracking sentence in ``<mark>``."""
-    from experiments.steering.metrics import backtracking_sentences
+    from experiments.steering.runs.metrics import backtracking_sentences
 
     out, last = [], 0
     for s in backtracking_sentences(text):

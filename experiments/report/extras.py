@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.report.figures import plot_auroc_heatmaps
 from experiments.report.html import figure, fmt, table
 

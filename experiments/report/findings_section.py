@@ -12,7 +12,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.report.html import table
 
 VERDICT_COLOURS = {"yes": "#1a7f37", "no": "#b42318", "inconclusive": "#9a6700"}

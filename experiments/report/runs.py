@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class RunData:
         return self.path.name
 
     def generations(self) -> list[dict[str, Any]]:
-        from experiments.steering.rundir import RunDir
+        from experiments.steering.runs.rundir import RunDir
 
         return list(RunDir(self.path).generations())
 
@@ -62,9 +62,10 @@ def load_run(path: str | Path) -> RunData:
 
 def _rebuild(path: Path, stored: dict[str, Any]) -> dict[str, Any]:
     """Summarise an interrupted run from what it has (written back to summary.json)."""
-    from experiments.steering.config import CONFIG_KINDS, config_from_dict
-    from experiments.steering.rundir import RunDir
-    from experiments.steering.summary import summarize
+    from activation_store.core.configs import config_from_dict
+    from experiments.steering.runs.config import CONFIG_KINDS
+    from experiments.steering.runs.rundir import RunDir
+    from experiments.steering.runs.summary import summarize
 
     logger.info("summary of %s is missing or stale: rebuilding it from its generations", path)
     config = config_from_dict(CONFIG_KINDS[stored["kind"]], dict(stored["config"]))

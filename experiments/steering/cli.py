@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from activation_store.config_cli import add_config_arguments
+from activation_store.core.configs import add_config_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from experiments.steering.config import AblationConfig, SweepConfig
+    from experiments.steering.runs.config import AblationConfig, SweepConfig
 
     steer = subparsers.add_parser(
         "steer",
@@ -39,8 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _run(args: argparse.Namespace) -> int:
     import dataclasses as dc
 
-    from experiments.steering.config import load_config
-    from experiments.steering.runner import run_experiment
+    from activation_store.core.configs import load_config
+    from experiments.steering.runs.runner import run_experiment
 
     cls = args.config_cls
     overrides = {f.name: getattr(args, f.name) for f in dc.fields(cls)}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from activation_store.errors import ToolkitError
+from activation_store.core.errors import ToolkitError
 from experiments.study.config import StudyConfig
 from experiments.study.costs import MEASURED, StepEstimate, device_class, estimate_steps, workload
 from experiments.study.shapes import ModelShape, Reading, SaeShape, read_model, read_sae
@@ -174,6 +174,7 @@ def _check_models(config: StudyConfig, found: _Found) -> dict[str, ModelShape]:
             shapes[role] = reading.value
             found.notes.append(f"{role}: {_describe_model(reading.value)}")
     found.problems += _layer_problems(config, shapes) + _pair_problems(shapes)
+    found.problems += _token_baseline_problems(config, shapes)
     return shapes
 
 
@@ -202,6 +203,18 @@ def _layer_problems(config: StudyConfig, shapes: dict[str, ModelShape]) -> list[
                 f"0..{shape.n_layers - 1}); change layers (and steer_layer)"
             )
     return out
+
+
+def _token_baseline_problems(config: StudyConfig, shapes: dict[str, ModelShape]) -> list[str]:
+    """Tied embeddings give one token baseline per word (``embed-WORD``), so asking to steer with
+    ``unembed-WORD`` too would fail at the sweep, after everything before it has run."""
+    base = shapes.get("base")
+    if base is None or not base.tied_embeddings or "unembed" not in config.token_baseline_kinds:
+        return []
+    return [
+        f"the base model {base.name!r} ties its embedding and unembedding, so each word has one "
+        "token baseline (embed-WORD); drop unembed from token_baseline_kinds"
+    ]
 
 
 def _pair_problems(shapes: dict[str, ModelShape]) -> list[str]:

@@ -7,8 +7,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from activation_store.config_cli import add_config_arguments
-from activation_store.errors import InputError
+from activation_store.core.configs import add_config_arguments
+from activation_store.core.errors import InputError
 
 if TYPE_CHECKING:
     from experiments.study.config import StudyConfig
@@ -104,18 +104,22 @@ def _run(args: argparse.Namespace) -> int:
     config = load_study_config(args.config, **_overrides(args))
     if args.jobs < 1:
         raise InputError(f"--jobs {args.jobs} must be ≥ 1")
-    return _run_or_check(config, args.out, dry_run=args.dry_run, jobs=args.jobs)
+    return _run_or_check(config, args, args.out, dry_run=args.dry_run, jobs=args.jobs)
 
 
-def _run_or_check(config: StudyConfig, out: str, *, dry_run: bool, jobs: int = 1) -> int:
+def _run_or_check(
+    config: StudyConfig, args: argparse.Namespace, out: str, *, dry_run: bool, jobs: int = 1
+) -> int:
     from experiments.study.check import check_study
-    from experiments.study.runner import run_study
+    from experiments.study.runner import in_process, run_study
 
     result = check_study(config, out=out, require_device=not dry_run)
     if dry_run or not result.ok:
         print("\n".join(result.lines()))
         return 0 if result.ok else 2
-    run_study(config, out, jobs=jobs)
+    # The steps are ordinary backtrack commands; the top-level CLI hands its own entry point down
+    # (args.backtrack) instead of this package importing it back.
+    run_study(config, out, runner=in_process(args.backtrack), jobs=jobs)
     return 0
 
 
@@ -123,7 +127,7 @@ def _check(args: argparse.Namespace) -> int:
     from experiments.study.config import load_study_config
 
     config = load_study_config(args.config, **_overrides(args))
-    return _run_or_check(config, args.out, dry_run=True)
+    return _run_or_check(config, args, args.out, dry_run=True)
 
 
 def _findings(args: argparse.Namespace) -> int:
@@ -141,4 +145,4 @@ def _demo(args: argparse.Namespace) -> int:
     name = "demo_quick" if args.quick else "demo"
     config = load_study_config(name, threads=args.threads)
     out = args.out or ("runs/demo-quick" if args.quick else "runs/demo")
-    return _run_or_check(config, out, dry_run=args.dry_run)
+    return _run_or_check(config, args, out, dry_run=args.dry_run)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from experiments.steering.config import ConfigError, load_config
+from activation_store.core.configs import ConfigError, load_config
+from activation_store.models.hooks import hook_name
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Where the built-in study configs live (``demo``, ``demo_quick``, ``organism_full``, …)."""
@@ -68,7 +69,7 @@ class StudyConfig:
     """Shuffled-label control probes per layer and offset."""
     sae: str | None = "smollm2-135m-l10r-8x"
     """SAE for the base model at steer_layer (built-in name, sae_lens directory, or release:id);
-    None skips the decomposition."""
+    none (or an empty string) skips the decomposition."""
     n_steer_prompts: int = 40
     """Held-out (evaluation split) prompts per steering and ablation cell."""
     steer_max_new_tokens: int = 128
@@ -98,6 +99,8 @@ class StudyConfig:
     """The backtracking metric the findings use (see the steering metrics)."""
 
     def __post_init__(self) -> None:
+        if self.sae is not None and self.sae.strip().lower() in ("", "none"):
+            object.__setattr__(self, "sae", None)
         checks = [
             (bool(self.seeds), "seeds is empty; give at least one"),
             (len(set(self.seeds)) == len(self.seeds), f"seeds repeat: {list(self.seeds)}"),
@@ -122,11 +125,11 @@ class StudyConfig:
     @property
     def hooks(self) -> tuple[str, ...]:
         """The cached hooks, in TransformerLens form."""
-        return tuple(f"blocks.{layer}.hook_resid_post" for layer in self.layers)
+        return tuple(hook_name("resid_post", layer) for layer in self.layers)
 
     @property
     def steer_hook(self) -> str:
-        return f"blocks.{self.steer_layer}.hook_resid_post"
+        return hook_name("resid_post", self.steer_layer)
 
 
 def resolve_config_path(name_or_path: str) -> Path:

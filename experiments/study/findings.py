@@ -27,16 +27,20 @@ from typing import Any
 
 import numpy as np
 
-from activation_store.errors import InputError
-from experiments.steering.plan import Condition
-from experiments.steering.rundir import RunDir
-from experiments.steering.stats import paired_comparison
-from experiments.steering.summary import per_prompt
+from activation_store.core.errors import InputError
+from activation_store.core.stats import (
+    PairedComparison,
+    PromptValues,
+    difference,
+    mean_difference,
+    mean_over,
+    paired_comparison,
+)
+from experiments.steering.runs.plan import Condition, cell_id
+from experiments.steering.runs.rundir import RunDir
+from experiments.steering.runs.summary import per_prompt
 from experiments.study.config import StudyConfig
 from experiments.study.stages import ablation_names, direction_names
-
-PromptValues = dict[str, float]
-"""prompt id → value (mean over the generations of one seed)."""
 
 QUESTIONS = {
     "q1": "Does the base-derived direction raise backtracking in the reasoner above norm-matched "
@@ -49,22 +53,15 @@ QUESTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Effect:
-    """A difference with its 95 % CI, pooled over seeds, and each seed's own."""
+@dataclass(frozen=True, kw_only=True)
+class Effect(PairedComparison):
+    """A difference with its 95 % CI, pooled over seeds, named, with each seed's own.
+
+    ``n`` counts the prompts (steering) or seeds (probes) it rests on.
+    """
 
     label: str
-    diff: float
-    lo: float
-    hi: float
-    n: int
-    """Prompts (steering) or seeds (probes) it rests on."""
-    p_value: float | None = None
     per_seed: list[dict[str, float]] = field(default_factory=list)
-
-    def sign(self) -> int:
-        """+1 if the CI lies above 0, −1 if below, else 0."""
-        return 1 if self.lo > 0 else -1 if self.hi < 0 else 0
 
 
 @dataclass(frozen=True)
@@ -105,24 +102,11 @@ def _run_values(path: Path, metric: str) -> dict[str, PromptValues]:
     return dict(values.get(metric, {}))
 
 
-def _cell(model: str, op: str, group: str, alpha: float = 0.0) -> str:
-    return f"{model}|{op}|{group}|a={alpha:g}"
-
-
-def _diff(a: PromptValues, b: PromptValues) -> PromptValues:
-    return {p: a[p] - b[p] for p in sorted(set(a) & set(b))}
-
-
-def _mean_of(cells: Sequence[PromptValues]) -> PromptValues:
-    shared = set.intersection(*(set(c) for c in cells)) if cells else set()
-    return {p: float(np.mean([c[p] for c in cells])) for p in sorted(shared)}
-
-
 def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
     """Per-prompt differences averaged over seeds; bootstrap CI over prompts."""
     seeds = [s for s, d in per_seed.items() if d]
     if not seeds:
-        return Effect(label, math.nan, math.nan, math.nan, 0)
+        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
     prompts = sorted(set.intersection(*(set(per_seed[s]) for s in seeds)))
     rows = []
     for s in seeds:
@@ -131,7 +115,9 @@ def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
         rows.append({"seed": s, "diff": c.diff, "lo": c.lo, "hi": c.hi, "n": c.n})
     mean = [float(np.mean([per_seed[s][p] for s in seeds])) for p in prompts]
     c = paired_comparison(mean, [0.0] * len(mean))
-    return Effect(label, c.diff, c.lo, c.hi, c.n, c.p_value, rows)
+    return Effect(
+        label=label, diff=c.diff, lo=c.lo, hi=c.hi, p_value=c.p_value, n=c.n, per_seed=rows
+    )
 
 
 def _verdict(effects: Sequence[Effect], want: int) -> str:
@@ -161,21 +147,21 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         names = direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
-        steered = v.get(_cell("reasoner", "add", names["base_dom"], alpha), {})
-        vs_random[seed] = _diff(
-            steered, _mean_of([v.get(_cell("reasoner", "add", r, alpha), {}) for r in randoms])
+        steered = v.get(cell_id("reasoner", "add", names["base_dom"], alpha), {})
+        vs_random[seed] = difference(
+            steered, mean_over([v.get(cell_id("reasoner", "add", r, alpha), {}) for r in randoms])
         )
         for role, name in tokens.items():
-            vs_tokens.setdefault(role, {})[seed] = _diff(
-                steered, v.get(_cell("reasoner", "add", name, alpha), {})
+            vs_tokens.setdefault(role, {})[seed] = difference(
+                steered, v.get(cell_id("reasoner", "add", name, alpha), {})
             )
-        reasoner_vs_unsteered[seed] = _diff(
-            steered, v.get(_cell("reasoner", "none", "unsteered"), {})
+        reasoner_vs_unsteered[seed] = difference(
+            steered, v.get(cell_id("reasoner", "none", "unsteered"), {})
         )
-        base_unsteered += list(v.get(_cell("base", "none", "unsteered"), {}).values())
-        base_vs_unsteered[seed] = _diff(
-            v.get(_cell("base", "add", names["base_dom"], alpha), {}),
-            v.get(_cell("base", "none", "unsteered"), {}),
+        base_unsteered += list(v.get(cell_id("base", "none", "unsteered"), {}).values())
+        base_vs_unsteered[seed] = difference(
+            v.get(cell_id("base", "add", names["base_dom"], alpha), {}),
+            v.get(cell_id("base", "none", "unsteered"), {}),
         )
         _add_curves(curves, v, config, names, randoms, seed)
     q1_effects = [_pooled("reasoner: base direction − random directions", vs_random)]
@@ -234,15 +220,15 @@ def _add_curves(
             ("reasoner direction", names["reasoner_dom"]),
         ):
             curves.setdefault(f"{model}: {label}", {})[str(seed)] = [
-                _mean_cell(v, model, name, a) for a in alphas
+                _meancell_id(v, model, name, a) for a in alphas
             ]
         curves.setdefault(f"{model}: random", {})[str(seed)] = [
-            float(np.nanmean([_mean_cell(v, model, r, a) for r in randoms])) for a in alphas
+            float(np.nanmean([_meancell_id(v, model, r, a) for r in randoms])) for a in alphas
         ]
 
 
-def _mean_cell(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
-    cell = _cell(model, "none", "unsteered") if alpha == 0 else _cell(model, "add", name, alpha)
+def _meancell_id(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
+    cell = cell_id(model, "none", "unsteered") if alpha == 0 else cell_id(model, "add", name, alpha)
     values = list(v.get(cell, {}).values())
     return float(np.mean(values)) if values else math.nan
 
@@ -302,7 +288,15 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
             }
             for r in rows
         ]
-        return Effect(label, mean, mean - 1.96 * se, mean + 1.96 * se, len(rows), None, per_seed)
+        return Effect(
+            label=label,
+            diff=mean,
+            lo=mean - 1.96 * se,
+            hi=mean + 1.96 * se,
+            p_value=None,
+            n=len(rows),
+            per_seed=per_seed,
+        )
 
     return {
         "auroc": float(np.mean([r["auroc"] for r in rows])),
@@ -315,11 +309,12 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def _mean_effects(label: str, effects: Sequence[Effect]) -> Effect:
     """The mean of several offsets' effects; its CI treats them as fully correlated (conservative)."""
     return Effect(
-        label,
-        float(np.mean([e.diff for e in effects])),
-        float(np.mean([e.lo for e in effects])),
-        float(np.mean([e.hi for e in effects])),
-        effects[0].n,
+        label=label,
+        diff=float(np.mean([e.diff for e in effects])),
+        lo=float(np.mean([e.lo for e in effects])),
+        hi=float(np.mean([e.hi for e in effects])),
+        p_value=None,
+        n=effects[0].n,
     )
 
 
@@ -333,23 +328,24 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     dose: dict[str, dict[str, float]] = {}
     for seed in config.seeds:
         v = _run_values(study / f"seed{seed}" / f"ablation-s{seed}", metric)
-        none = v.get(_cell("reasoner", "none", "unsteered"), {})
-        joint_values = v.get(_cell("reasoner", "ablate", "+".join(names[:k_max])), {})
-        singles = {n: v.get(_cell("reasoner", "ablate", n), {}) for n in names}
+        none = v.get(cell_id("reasoner", "none", "unsteered"), {})
+        joint_values = v.get(cell_id("reasoner", "ablate", "+".join(names[:k_max])), {})
+        singles = {n: v.get(cell_id("reasoner", "ablate", n), {}) for n in names}
         best = min(
-            singles, key=lambda n: np.mean(list(_diff(singles[n], none).values()) or [math.inf])
+            singles,
+            key=lambda n: np.mean(list(difference(singles[n], none).values()) or [math.inf]),
         )
-        vs_single[seed] = _diff(joint_values, singles[best])
+        vs_single[seed] = difference(joint_values, singles[best])
         for k in sorted({1, *config.ablation_ks}):  # k = 1: the first direction alone
             randoms = [c for c in v if c.startswith(f"reasoner|ablate|random{k}#")]
-            rnd = _mean_of([v[c] for c in randoms])
-            top = v.get(_cell("reasoner", "ablate", "+".join(names[:k])), {})
+            rnd = mean_over([v[c] for c in randoms])
+            top = v.get(cell_id("reasoner", "ablate", "+".join(names[:k])), {})
             row = dose.setdefault(str(k), {})
-            row[f"directions/{seed}"] = _mean_change(top, none)
-            row[f"random/{seed}"] = _mean_change(rnd, none)
+            row[f"directions/{seed}"] = mean_difference(top, none)
+            row[f"random/{seed}"] = mean_difference(rnd, none)
             if k == k_max:
-                vs_random[seed] = _diff(joint_values, rnd)
-        joint_vs_none[seed] = _diff(joint_values, none)
+                vs_random[seed] = difference(joint_values, rnd)
+        joint_vs_none[seed] = difference(joint_values, none)
     effects = [
         _pooled(f"ablate {k_max} − best single", vs_single),
         _pooled(f"ablate {k_max} − random {k_max}-subspaces", vs_random),
@@ -366,17 +362,12 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     return answer, dose
 
 
-def _mean_change(a: PromptValues, b: PromptValues) -> float:
-    d = list(_diff(a, b).values())
-    return float(np.mean(d)) if d else math.nan
-
-
 def write_findings(study_dir: str | Path) -> Findings:
     """Answer the four questions for a finished study; write ``findings/findings.json`` and the
     headline figure (``findings/headline.png`` and ``.svg``)."""
-    from experiments.steering.config import config_from_dict
+    from activation_store.core.configs import config_from_dict
     from experiments.study.headline import plot_headline
-    from experiments.study.runner import load_state
+    from experiments.study.state import load_state
 
     study = Path(study_dir).resolve()
     state = load_state(study)

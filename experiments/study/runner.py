@@ -22,11 +22,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from activation_store.errors import InputError, ToolkitError
+from activation_store.core.errors import InputError, ToolkitError
 from experiments.study.config import StudyConfig
 from experiments.study.stages import Step, all_steps
+from experiments.study.state import load_state, save_state
 
-STATE = "study.json"
+CommandRunner = Callable[[Sequence[str]], int]
+"""Runs one ``backtrack`` command (its argv without the program name) and returns its exit code;
+e.g. the CLI's own ``main`` (in process) or :func:`subprocess_runner`."""
 
 
 class StudyInterrupted(ToolkitError):
@@ -46,23 +49,6 @@ class StudyResult:
 
 def _plain(config: StudyConfig) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(config)))
-
-
-def load_state(out: Path) -> dict[str, Any]:
-    """``OUT/study.json`` (``{}`` if there is none)."""
-    path = out / STATE
-    if not path.is_file():
-        return {}
-    try:
-        return dict(json.loads(path.read_text()))
-    except (OSError, ValueError) as err:
-        raise InputError(f"{str(path)!r} is unreadable ({err}); move it away to restart") from err
-
-
-def _save_state(out: Path, state: dict[str, Any]) -> None:
-    tmp = out / (STATE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2) + "\n")
-    tmp.replace(out / STATE)
 
 
 def _check_compatible(state: dict[str, Any], config: StudyConfig, out: Path) -> None:
@@ -85,16 +71,20 @@ def _check_compatible(state: dict[str, Any], config: StudyConfig, out: Path) -> 
             )
 
 
-def _default_runner(argv: Sequence[str]) -> int:
-    from experiments.cli import main
+def in_process(main: Callable[[Sequence[str]], int]) -> CommandRunner:
+    """Run each step through ``main`` (the ``backtrack`` CLI's entry) in this process; argparse's
+    refusals (``SystemExit``) become exit codes."""
 
-    try:
-        return main(list(argv))
-    except SystemExit as exit_:  # argparse refuses bad arguments by exiting
-        return exit_.code if isinstance(exit_.code, int) else 2
+    def run(argv: Sequence[str]) -> int:
+        try:
+            return main(list(argv))
+        except SystemExit as exit_:  # argparse refuses bad arguments by exiting
+            return exit_.code if isinstance(exit_.code, int) else 2
+
+    return run
 
 
-def subprocess_runner(log: Path, threads: int | None) -> Callable[[Sequence[str]], int]:
+def subprocess_runner(log: Path, threads: int | None) -> CommandRunner:
     """Run a step as its own ``backtrack`` process, its output going to ``log``."""
 
     def run(argv: Sequence[str]) -> int:
@@ -113,11 +103,12 @@ def run_study(
     config: StudyConfig,
     out: str | Path,
     *,
-    runner: Callable[[Sequence[str]], int] = _default_runner,
+    runner: CommandRunner,
     stream: TextIO | None = None,
     jobs: int = 1,
 ) -> StudyResult:
-    """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command.
+    """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command,
+    run by ``runner`` (the CLI passes its own entry point, see :func:`in_process`).
 
     ``jobs`` > 1 runs that many seeds at once, each step as its own process with its output in
     ``OUT/seed{S}/logs/``; the findings and the report follow when every seed is done.
@@ -130,9 +121,9 @@ def run_study(
         _check_compatible(state, config, out)
     state["config"] = _plain(config)
     state.setdefault("steps", {})
-    _save_state(out, state)
+    save_state(out, state)
     if config.threads is not None:
-        from activation_store.threads import set_threads
+        from activation_store.core.threads import set_threads
 
         set_threads(config.threads)
     steps = all_steps(config, out)
@@ -186,7 +177,7 @@ def _run_step(
     n: int,
     out: Path,
     state: dict[str, Any],
-    runner: Callable[[Sequence[str]], int],
+    runner: CommandRunner,
     stream: TextIO,
     *,
     lock: threading.Lock | None = None,
@@ -222,7 +213,7 @@ def _run_step(
             "seconds": round(seconds, 1),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
-        _save_state(out, state)
+        save_state(out, state)
 
 
 def _quote(arg: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from activation_store.errors import ToolkitError
+from activation_store.core.errors import ToolkitError
 
 T = TypeVar("T")
 
@@ -64,6 +64,9 @@ class ModelShape:
     """Parameter count computed from the config (embeddings and LM head included)."""
     kv_bytes_per_token: int
     """KV-cache bytes per token at 2 bytes per value (bfloat16/float16)."""
+    tied_embeddings: bool
+    """Whether the LM head is the embedding matrix (then a word's unembedding row is its
+    embedding row: one token baseline stands for both)."""
     source: str
     """Where the figures come from: ``spec`` or the config.json path."""
 
@@ -112,6 +115,7 @@ def model_shape(name: str, config: dict[str, Any], source: str) -> ModelShape:
         vocab_size=vocab,
         n_params=params,
         kv_bytes_per_token=2 * n_layers * kv_heads * head_dim * 2,
+        tied_embeddings="n_embd" in cfg or bool(cfg.get("tie_word_embeddings", False)),
         source=source,
     )
 

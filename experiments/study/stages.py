@@ -1,41 +1,60 @@
-"""The steps of a study as ``backtrack`` command lines, one list per seed plus the final ones.
+"""The steps of a study as ``backtrack`` commands, one list per seed plus the final ones.
 
 Each step is an ordinary command a researcher could type; the study runner only orders them,
-skips the finished ones and records what ran. Every path lies in the study's output directory
-``out``: ``seed{S}/traces.jsonl``, ``seed{S}/store.h5``, ``seed{S}/directions/``, ``seed{S}/probes/``,
-``seed{S}/sae/``, ``seed{S}/sweep-s{S}/``, ``seed{S}/ablation-s{S}/``, then ``findings/`` and
-``report/``.
+skips the finished ones and records what ran. A step is built from the same config objects the
+command parses (:class:`~experiments.steering.runs.config.SweepConfig`,
+:class:`~probes.config.ProbeConfig`, …) and turned into options by
+:func:`activation_store.core.configs.to_argv`, so a renamed option cannot drift from the study;
+only paths and the few options that are no config field are written here. Every path lies in the
+study's output directory ``out``: ``seed{S}/traces.jsonl``, ``seed{S}/store.h5``,
+``seed{S}/directions/``, ``seed{S}/probes/``, ``seed{S}/sae/``, ``seed{S}/sweep-s{S}/``,
+``seed{S}/ablation-s{S}/``, then ``findings/`` and ``report/``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from activation_store.cache_config import CacheConfig
+from activation_store.core.configs import to_argv
+from activation_store.events import parse_offsets
+from activation_store.models.config import ModelConfig
+from experiments.generation.config import GenerationConfig
+from experiments.steering.runs.config import AblationConfig, SweepConfig
 from experiments.study.config import StudyConfig
-from probes.naming import direction_name, token_tag
+from experiments.traces.config import TraceConfig
+from probes.config import DirectionConfig, ProbeConfig
+from probes.naming import direction_name, random_name, token_name
+from sae_analysis.config import DecomposeConfig
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 @dataclass(frozen=True)
 class Step:
-    """One command of the study."""
+    """One command of the study: ``backtrack COMMAND ARGS CONFIG-OPTIONS``."""
 
     id: str
     """Unique, e.g. ``seed0/cache-base``."""
     title: str
     """What it does, for progress lines."""
-    argv: tuple[str, ...]
-    """Arguments of ``backtrack`` (without the program name)."""
+    command: tuple[str, ...]
+    """The subcommand, e.g. ``("steer", "sweep")``."""
+    args: tuple[str, ...] = ()
+    """Positional arguments and the options that are no config field (paths, mostly)."""
+    configs: tuple[DataclassInstance, ...] = ()
+    """The configs the command parses its other options into."""
     resumable_out: str | None = None
     """A run directory the command continues (``--resume``) once it exists."""
 
-
-def _csv(values: object) -> str:
-    return ",".join(str(v) for v in values)  # type: ignore[attr-defined]
-
-
-def _model_opts(config: StudyConfig) -> list[str]:
-    return ["--device", config.device, "--dtype", config.dtype]
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """Arguments of ``backtrack`` (without the program name)."""
+        options = [option for config in self.configs for option in to_argv(config)]
+        return (*self.command, *self.args, *options)
 
 
 def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
@@ -46,10 +65,10 @@ def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
         "reasoner_dom": direction_name("reasoner", hook, "dom"),
     }
     for i in range(config.n_random):
-        names[f"random{i}"] = direction_name("base", hook, f"random{seed + i}")
+        names[f"random{i}"] = random_name("base", hook, seed + i)
     for word in config.token_baselines:
         for kind in config.token_baseline_kinds:
-            names[f"{kind}-{word}"] = direction_name("base", hook, f"{kind}-{token_tag(word)}")
+            names[f"{kind}-{word}"] = token_name("base", hook, kind, word)
     return names
 
 
@@ -63,94 +82,213 @@ def ablation_names(config: StudyConfig) -> list[str]:
     return out
 
 
+def _model(config: StudyConfig, model: str) -> ModelConfig:
+    return ModelConfig(model=model, device=config.device, dtype=config.dtype)  # type: ignore[arg-type]
+
+
 def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
     """Traces → store → labels → directions → probes → SAE → steering → ablation for one seed."""
     d = str(out / f"seed{seed}")
     traces, store = f"{d}/traces.jsonl", f"{d}/store.h5"
-    hooks = _csv(config.hooks)
     steps = [
-        Step(f"seed{seed}/traces", "reasoner traces on the derivation prompts", (
-            "traces", "--model", config.reasoner, *_model_opts(config),
-            "--prompts", config.prompts, "--split", "derivation",
-            *(["--limit", str(config.n_trace_prompts)] if config.n_trace_prompts else []),
-            "--max-new-tokens", str(config.trace_max_new_tokens),
-            "--temperature", str(config.trace_temperature), "--batch-size", str(config.batch_size),
-            "--sampling-seed", str(seed), "--out", traces,
-        )),
-    ]  # fmt: skip
+        Step(
+            f"seed{seed}/traces",
+            "reasoner traces on the derivation prompts",
+            ("traces",),
+            ("--sampling-seed", str(seed), "--out", traces),
+            (
+                _model(config, config.reasoner),
+                TraceConfig(
+                    prompts=config.prompts, split="derivation", limit=config.n_trace_prompts
+                ),
+                GenerationConfig(
+                    max_new_tokens=config.trace_max_new_tokens,
+                    temperature=config.trace_temperature,
+                    batch_size=config.batch_size,
+                ),
+            ),
+        )
+    ]
     for key, model in (("base", config.base), ("reasoner", config.reasoner)):
-        steps.append(Step(f"seed{seed}/cache-{key}", f"{key} activations into the store", (
-            "cache", "--model", model, *_model_opts(config), "--tokens", traces, "--out", store,
-            "--hooks", hooks, "--name", key, "--resume",
-        )))  # fmt: skip
-    names = direction_names(config, seed)
+        steps.append(
+            Step(
+                f"seed{seed}/cache-{key}",
+                f"{key} activations into the store",
+                ("cache",),
+                ("--tokens", traces, "--out", store),
+                (_model(config, model), CacheConfig(hooks=config.hooks, name=key, resume=True)),
+            )
+        )
     steps += [
-        Step(f"seed{seed}/label", "keyword labels of the traces, into the store", (
-            "label", "--traces", traces, "--labeller", "keyword", "--out", f"{d}/labels.jsonl",
-            "--store", store, "--overwrite-labels",
-        )),
-        Step(f"seed{seed}/directions", "difference-of-means directions and baselines", (
-            "directions", store, "--out", f"{d}/directions", "--models", "base,reasoner",
-            "--hooks", hooks, f"--offsets={config.window}", "--n-random", str(config.n_random),
-            "--seed", str(seed), "--min-events", str(config.min_events),
-            *(["--tokens", _csv(config.token_baselines)] if config.token_baselines else ["--no-token-baselines"]),
-            *_model_opts(config),
-        )),
-        Step(f"seed{seed}/probes", "probes for upcoming backtracking per layer and offset", (
-            "probe", store, "--out", f"{d}/probes", "--models", _csv(config.probe_models),
-            "--layers", _csv(config.layers), f"--offsets={config.probe_offsets}",
-            "--seed", str(seed), "--min-events", str(config.min_events), "--device", config.device,
-            "--max-negatives", str(config.probe_max_negatives),
-            "--n-bootstrap", str(config.probe_n_bootstrap), "--n-shuffles", str(config.probe_n_shuffles),
-            "--backend", "torch" if config.device.startswith("cuda") else "sklearn",
-        )),
-    ]  # fmt: skip
+        Step(
+            f"seed{seed}/label",
+            "keyword labels of the traces, into the store",
+            ("label",),
+            (
+                "--traces",
+                traces,
+                "--labeller",
+                "keyword",
+                "--out",
+                f"{d}/labels.jsonl",
+                "--store",
+                store,
+                "--overwrite-labels",
+            ),
+        ),
+        Step(
+            f"seed{seed}/directions",
+            "difference-of-means directions and baselines",
+            ("directions",),
+            (store, "--out", f"{d}/directions"),
+            (_direction_config(config, seed),),
+        ),
+        Step(
+            f"seed{seed}/probes",
+            "probes for upcoming backtracking per layer and offset",
+            ("probe",),
+            (store, "--out", f"{d}/probes"),
+            (_probe_config(config, seed),),
+        ),
+    ]
     if config.sae is not None:
-        steps.append(Step(f"seed{seed}/sae", "SAE decomposition of the base-derived direction", (
-            "decompose", "--direction", f"{d}/directions/{names['base_dom']}.safetensors",
-            "--sae", config.sae, "--store", store, "--out", f"{d}/sae", "--model", "base",
-            "--compare-model", "reasoner", "--seed", str(seed), "--no-umap",
-            "--device", config.device,
-        )))  # fmt: skip
-    steer = [
-        "--models", f"{config.reasoner},{config.base}", "--model-labels", "reasoner,base",
-        "--directions-dir", f"{d}/directions", "--prompts", config.prompts,
-        "--split", "evaluation", "--n-prompts", str(config.n_steer_prompts),
-        "--max-new-tokens", str(config.steer_max_new_tokens),
-        "--temperature", str(config.steer_temperature), "--seeds", str(seed),
-        "--batch-size", str(config.batch_size), "--device", config.device, "--dtype", config.dtype,
-        "--no-progress", "--perplexity" if config.perplexity else "--no-perplexity",
-    ]  # fmt: skip
-    steps.append(Step(f"seed{seed}/sweep", "steering sweep: reasoner and base (control) with baselines", (
-        "steer", "sweep", "--out", f"{d}/sweep-s{seed}", *steer,
-        "--directions", _csv(names.values()), f"--alphas={_csv(config.alphas)}",
-        "--alpha-unit", "mean_resid_norm", "--random-seed", str(seed),
-    ), resumable_out=f"seed{seed}/sweep-s{seed}"))  # fmt: skip
-    ablate = [a for a in steer]
-    ablate[ablate.index("--models") + 1] = config.reasoner
-    ablate[ablate.index("--model-labels") + 1] = "reasoner"
-    steps.append(Step(f"seed{seed}/ablation", "joint-mediation ablation vs random subspaces", (
-        "steer", "ablate", "--out", f"{d}/ablation-s{seed}", *ablate,
-        "--directions", _csv(ablation_names(config)), "--ks", _csv(config.ablation_ks),
-        "--n-random", str(config.ablation_n_random), "--random-seed", str(seed),
-    ), resumable_out=f"seed{seed}/ablation-s{seed}"))  # fmt: skip
+        names = direction_names(config, seed)
+        steps.append(
+            Step(
+                f"seed{seed}/sae",
+                "SAE decomposition of the base-derived direction",
+                ("decompose",),
+                (
+                    "--direction",
+                    f"{d}/directions/{names['base_dom']}.safetensors",
+                    "--sae",
+                    config.sae,
+                    "--store",
+                    store,
+                    "--out",
+                    f"{d}/sae",
+                ),
+                (
+                    DecomposeConfig(
+                        model="base",
+                        compare_model="reasoner",
+                        seed=seed,
+                        umap=False,
+                        device=config.device,
+                    ),
+                ),
+            )
+        )
+    steps += [
+        Step(
+            f"seed{seed}/sweep",
+            "steering sweep: reasoner and base (control) with baselines",
+            ("steer", "sweep"),
+            ("--out", f"{d}/sweep-s{seed}", "--no-progress"),
+            (_sweep_config(config, seed, d),),
+            resumable_out=f"seed{seed}/sweep-s{seed}",
+        ),
+        Step(
+            f"seed{seed}/ablation",
+            "joint-mediation ablation vs random subspaces",
+            ("steer", "ablate"),
+            ("--out", f"{d}/ablation-s{seed}", "--no-progress"),
+            (_ablation_config(config, seed, d),),
+            resumable_out=f"seed{seed}/ablation-s{seed}",
+        ),
+    ]
     return steps
+
+
+def _direction_config(config: StudyConfig, seed: int) -> DirectionConfig:
+    return DirectionConfig(
+        models=("base", "reasoner"),
+        hooks=config.hooks,
+        offsets=parse_offsets(config.window),
+        n_random=config.n_random,
+        seed=seed,
+        min_events=config.min_events,
+        tokens=config.token_baselines,
+        token_baselines=bool(config.token_baselines),
+        device=config.device,
+        dtype=config.dtype,  # type: ignore[arg-type]
+    )
+
+
+def _probe_config(config: StudyConfig, seed: int) -> ProbeConfig:
+    return ProbeConfig(
+        models=config.probe_models,
+        layers=tuple(str(layer) for layer in config.layers),
+        offsets=parse_offsets(config.probe_offsets),
+        seed=seed,
+        min_events=config.min_events,
+        device=config.device,
+        max_negatives=config.probe_max_negatives,
+        n_bootstrap=config.probe_n_bootstrap,
+        n_shuffles=config.probe_n_shuffles,
+        backend="torch" if config.device.startswith("cuda") else "sklearn",
+    )
+
+
+def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
+    """The settings the sweep and the ablation share."""
+    return {
+        "models": (config.reasoner, config.base),
+        "model_labels": ("reasoner", "base"),
+        "directions_dir": f"{seed_dir}/directions",
+        "prompts": config.prompts,
+        "split": "evaluation",
+        "n_prompts": config.n_steer_prompts,
+        "max_new_tokens": config.steer_max_new_tokens,
+        "temperature": config.steer_temperature,
+        "seeds": (seed,),
+        "batch_size": config.batch_size,
+        "device": config.device,
+        "dtype": config.dtype,
+        "perplexity": config.perplexity,
+    }
+
+
+def _sweep_config(config: StudyConfig, seed: int, seed_dir: str) -> SweepConfig:
+    return SweepConfig(
+        **_steering(config, seed, seed_dir),
+        directions=tuple(direction_names(config, seed).values()),
+        alphas=config.alphas,
+        alpha_unit="mean_resid_norm",
+        random_seed=seed,
+    )
+
+
+def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationConfig:
+    shared = {**_steering(config, seed, seed_dir), "models": (config.reasoner,)}
+    return AblationConfig(
+        **{**shared, "model_labels": ("reasoner",)},
+        directions=tuple(ablation_names(config)),
+        ks=config.ablation_ks,
+        n_random=config.ablation_n_random,
+        random_seed=seed,
+    )
 
 
 def final_steps(config: StudyConfig, out: Path) -> list[Step]:
     """The findings over all seeds, then the report (the first seed's runs in detail)."""
-    first = str(out / f"seed{config.seeds[0]}")
+    first = out / f"seed{config.seeds[0]}"
     report = [
-        "report", "--out", str(out / "report"), f"{first}/sweep-s{config.seeds[0]}",
-        f"{first}/ablation-s{config.seeds[0]}", "--probes", f"{first}/probes",
-        "--findings", str(out / "findings"),
-    ]  # fmt: skip
+        "--out",
+        str(out / "report"),
+        f"{first}/sweep-s{config.seeds[0]}",
+        f"{first}/ablation-s{config.seeds[0]}",
+        "--probes",
+        f"{first}/probes",
+        "--findings",
+        str(out / "findings"),
+    ]
     if config.sae is not None:
         report += ["--sae", f"{first}/sae"]
     return [
-        Step("findings", "the four questions over all seeds", ("study", "findings", str(out))),
-        Step("report", "the HTML report", tuple(report)),
-    ]  # fmt: skip
+        Step("findings", "the four questions over all seeds", ("study", "findings"), (str(out),)),
+        Step("report", "the HTML report", ("report",), tuple(report)),
+    ]
 
 
 def all_steps(config: StudyConfig, out: Path) -> list[Step]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from activation_store.lazy import lazy_exports
+from activation_store.core.lazy import lazy_exports
 from experiments.traces.config import TraceConfig, TraceConfigError
 from experiments.traces.record import Trace, iter_traces, read_traces, thinking_span
 

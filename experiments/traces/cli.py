@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from activation_store.config_cli import add_config_arguments
+from activation_store.core.configs import add_config_arguments
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _traces(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from activation_store.config_cli import config_from_args
+    from activation_store.core.configs import config_from_args
     from activation_store.models.config import ModelConfig
     from activation_store.models.loader import known_specs, load_hf_model
     from experiments.generation.config import GenerationConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.traces.config import TraceConfig
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from experiments.generation import Generation, GenerationConfig, generate
 from experiments.prompts import Problem
 from experiments.traces.config import TraceConfig

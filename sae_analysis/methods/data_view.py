@@ -22,7 +22,7 @@ from jaxtyping import Float
 from numpy.typing import NDArray
 from torch import Tensor
 
-from activation_store.errors import StoreError
+from activation_store.core.errors import StoreError
 from activation_store.reader import ActivationStore
 from sae_analysis.methods.contexts import Context, top_contexts
 from sae_analysis.subset import FeatureEncoder

@@ -20,7 +20,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from sae_analysis.methods.cosine import FeatureScore
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from sae_analysis.dictionary import decoder_matvec, decoder_norms
 
 log = logging.getLogger(__name__)

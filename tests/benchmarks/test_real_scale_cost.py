@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "real_scale_cost.py"
+from tests.paths import REPO_ROOT
+
+SCRIPT = REPO_ROOT / "benchmarks" / "real_scale_cost.py"
 
 
 def _load():  # type: ignore[no-untyped-def]

@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from activation_store.directions import Direction
-from activation_store.errors import InputError, StoreError, ToolkitError
+from activation_store.core.errors import InputError, StoreError, ToolkitError
+from activation_store.direction import Direction
 from activation_store.labels import write_label
 from activation_store.reader import ActivationStore
-from probes.compare import cosine_matrix
 from probes.config import DirectionConfig, ProbeConfig
-from probes.directions import derive_directions
+from probes.diff_of_means import derive_directions
 from probes.probe_run import run_probes
+from probes.similarity import cosine_matrix
 from tests.probes.helpers import HOOKS
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from activation_store.cache_config import CacheConfig
 from activation_store.capture import cache_activations
-from activation_store.directions import load_direction
+from activation_store.direction import load_direction
 from activation_store.labels import write_label
 from activation_store.models import ModelConfig, load_model
 from activation_store.models.tiny import CORPUS

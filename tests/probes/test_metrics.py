@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from probes.metrics import accuracy, bootstrap_counts, estimates, ranking_metrics
+from probes.metrics import accuracy, ranking_metrics
 
 
 @pytest.mark.parametrize("ties", [False, True])
@@ -24,15 +24,6 @@ def test_weighted_auroc_and_ap_equal_sklearn(ties):
         assert ap[b] == pytest.approx(
             average_precision_score(y, scores, sample_weight=w), abs=1e-12
         )
-
-
-def test_bootstrap_counts_and_intervals():
-    rng = np.random.default_rng(0)
-    counts = bootstrap_counts(7, 100, rng)
-    assert counts.shape == (100, 7) and (counts.sum(axis=1) == 7).all()
-    est = estimates(0.7, np.linspace(0.6, 0.8, 1001))
-    assert est.lo == pytest.approx(0.605) and est.hi == pytest.approx(0.795)
-    assert np.isnan(estimates(0.7, None).lo)
 
 
 def test_accuracy_is_weighted_and_balanced_accuracy_is_not():

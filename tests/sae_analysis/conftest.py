@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activation_store.directions import Direction
+from activation_store.direction import Direction
 from tests.sae_analysis.helpers import (
     HOOK,
     build_store,

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from activation_store.directions import Direction, load_direction, save_direction
+from activation_store.direction import Direction, load_direction, save_direction
 from experiments.cli import main
 from tests.sae_analysis.helpers import HOOK
 

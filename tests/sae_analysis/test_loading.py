@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from activation_store.errors import ModelLoadError
+from activation_store.core.errors import ModelLoadError
 from sae_analysis import loading
 from sae_analysis.loading import load_sae
 from tests.sae_analysis.helpers import HOOK, span_sae

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from sae_analysis.methods.cosine import decoder_cosines
 from sae_analysis.methods.encoder import encoder_view
 from sae_analysis.subset import FeatureEncoder

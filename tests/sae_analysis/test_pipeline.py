@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from activation_store.directions import Direction, load_direction, load_directions
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
+from activation_store.direction import Direction, load_direction, load_directions
 from activation_store.reader import ActivationStore
 from sae_analysis.config import DecomposeConfig
 from sae_analysis.pipeline import decompose

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from activation_store.errors import InputError, StoreError
+from activation_store.core.errors import InputError, StoreError
 from activation_store.reader import ActivationStore
 from sae_analysis.config import DecomposeConfig
 from sae_analysis.loading import LoadedSae

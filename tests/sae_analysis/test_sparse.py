@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from sae_analysis.dictionary import decoder_matvec, decoder_norms
 from sae_analysis.methods.sparse import sparse_reconstruction
 

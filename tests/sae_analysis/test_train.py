@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from activation_store.errors import InputError
+from activation_store.core.errors import InputError
 from sae_analysis.train import TrainConfig, train_sae_on_store
 from tests.sae_analysis.helpers import HOOK, MODEL_ID
 

@@ -1,0 +1,92 @@
+"""Per-generation metrics against hand-counted examples."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from activation_store.models import LoadedModel
+from experiments.steering.runs.metrics import (
+    answer_correct,
+    count_backtracking_sentences,
+    extract_answer,
+    measure,
+    repetition_rate,
+    word_counts,
+)
+from experiments.steering.runs.metrics.backtracking import backtracking_sentences
+from experiments.steering.runs.metrics.perplexity import generation_perplexities
+
+TEXT = (
+    "So 7 × 8 = 54. Wait, 7 × 8 is 56, not 54. Hmm, let me re-check the sum.\n"
+    "But wait, the question asks for the product. Actually that is right. Waiting is fine. "
+    "No, the answer is 56."
+)
+
+
+def test_backtracking_sentences_by_the_keyword_labeller() -> None:
+    # Wait, / Hmm, / But wait, / Actually / No, — not "Waiting" (a different word).
+    found = backtracking_sentences(TEXT)
+    assert [s.text.split()[0] for s in found] == ["Wait,", "Hmm,", "But", "Actually", "No,"]
+    assert all(TEXT[s.start : s.end] == s.text for s in found)
+    assert count_backtracking_sentences(TEXT) == 5
+    assert count_backtracking_sentences("") == 0
+    assert count_backtracking_sentences("Wait. Wait. Wait.") == 3
+
+
+def test_word_counts() -> None:
+    counts = word_counts("Wait, but wait — hmm. BUT it's fine")
+    assert counts.n_words == 7
+    assert counts.wait == 2 and counts.but == 2
+    assert counts.wait_hmm_fraction == pytest.approx(3 / 7)
+    assert word_counts("").wait_hmm_fraction == 0.0
+
+
+def test_repetition_rate() -> None:
+    assert repetition_rate([1, 2, 3, 4, 5, 6]) == 0.0
+    assert repetition_rate([7] * 10) == pytest.approx(1 - 1 / 7)
+    assert repetition_rate([1, 2]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "expected"),
+    [
+        ("<think>so 56</think> The answer is 56.", 56, True),
+        ("<think>hmm 54</think> \\boxed{54}", 56, False),
+        ("First 3, then 12", 12, True),
+        ("The answer: Yes.", "yes", True),
+        ("no number here", 3, False),
+        ("anything", None, None),
+    ],
+)
+def test_answer_correct(text: str, answer: int | str | None, expected: bool | None) -> None:
+    assert answer_correct(text, answer) is expected
+
+
+def test_extract_answer_prefers_text_after_think() -> None:
+    assert extract_answer("<think>maybe 3, maybe 4</think>so 7") == "7"
+
+
+def test_measure_flags_degenerate_spam() -> None:
+    spam = measure("Wait. " * 20, [5, 6] * 20, answer=None, perplexity=None, max_repetition=0.5)
+    assert spam.degenerate and spam.backtracking_sentences == 20
+    assert spam.coherent_backtracking_sentences == 0
+    fine = measure(TEXT, list(range(40)), answer=56, perplexity=3.0, max_repetition=0.5)
+    assert not fine.degenerate and fine.coherent_backtracking_sentences == 5 and fine.correct
+
+
+def test_perplexity_matches_a_full_forward(tiny: LoadedModel) -> None:
+    tok, hf = tiny.tokenizer, tiny.hf_model
+    prompts = [tok("Wait, let me")["input_ids"], tok("Hmm")["input_ids"]]
+    conts = [tok(" check it", add_special_tokens=False)["input_ids"], [5, 9, 11, 3]]
+    got = generation_perplexities(hf, prompts, conts, pad_id=tok.pad_token_id, batch_size=2)
+    for value, prompt, cont in zip(got, prompts, conts, strict=True):
+        ids = torch.tensor([prompt + cont], device=tiny.device)
+        with torch.no_grad():
+            logp = torch.log_softmax(hf(ids).logits[0, :-1].float(), dim=-1)
+        rows = torch.arange(len(prompt) - 1, len(prompt) + len(cont) - 1)
+        nll = -logp[rows, torch.tensor(cont)].mean().item()
+        assert value == pytest.approx(math.exp(nll), rel=1e-4)
+    assert generation_perplexities(hf, prompts[:1], [[]], pad_id=0) == [None]
