@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -219,10 +220,8 @@ def _checked(value: Any, tp: Any, what: str) -> Any:
             raise ConfigError(f"{what} is {value!r}; choose one of {choices}")
         return value
     if inner in (int, float) and isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a number: refused below, by type
             value = inner(value)
-        except ValueError:
-            pass
     if inner is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if inner in _TYPE_NAMES and (
