@@ -47,17 +47,29 @@ def _traces(args: argparse.Namespace) -> int:
     from activation_store.models.loader import known_specs, load_hf_model
     from experiments.generation.config import GenerationConfig
     from experiments.prompts import load_prompts
+    from experiments.prompts.selection import select_prompts
     from experiments.traces.config import TraceConfig
     from experiments.traces.run import generate_traces
 
     model_cfg = config_from_args(ModelConfig, args)
     trace_cfg = config_from_args(TraceConfig, args)
     gen_cfg = config_from_args(GenerationConfig, args, seed=args.sampling_seed)
-    problems = load_prompts(
-        trace_cfg.prompts,
-        split=None if trace_cfg.split == "all" else trace_cfg.split,
-        categories=trace_cfg.categories or None,
-    )[: trace_cfg.limit]
+    selected = select_prompts(
+        load_prompts(
+            trace_cfg.prompts,
+            split=None if trace_cfg.split == "all" else trace_cfg.split,
+            categories=trace_cfg.categories or None,
+        ),
+        trace_cfg.limit,
+        how=trace_cfg.selection,
+        seed=trace_cfg.selection_seed,
+    )
+    problems = selected.problems
+    covered = sum(n > 0 for n in selected.categories.values())
+    print(
+        f"{len(problems)} prompts ({selected.how}) from {covered} of "
+        f"{len(selected.categories)} categories"
+    )
     hf_model, tokenizer = load_hf_model(model_cfg)
     model_id = (
         model_cfg.model

@@ -38,7 +38,12 @@ class RunSettings:
     split: str = "evaluation"
     """Prompt split to run on: held-out prompts, never used to derive a direction."""
     n_prompts: int | None = None
-    """Use only the first N held-out prompts (None: all)."""
+    """Use N of the held-out prompts, chosen by ``prompt_selection`` (None: all)."""
+    prompt_selection: Literal["stratified", "first"] = "stratified"
+    """How the N prompts are chosen: stratified (the same share of every category, seeded by
+    ``prompt_seed``) or first (in file order). The plan records the categories covered."""
+    prompt_seed: int = 0
+    """Seed of the stratified prompt selection."""
     chat_template: ChatTemplate = "auto"
     """Wrap prompts with each model's chat template: auto (when the tokenizer has one), on, off."""
     plain_template: str = "Question: {prompt}\nAnswer:"

@@ -13,7 +13,12 @@ from experiments.steering.interventions.from_directions import ablation_operator
 from experiments.steering.interventions.positions import describe_positions, parse_positions
 from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.environment import environment
-from experiments.steering.runs.inputs import check_fit, checkpoint_shape, select_directions
+from experiments.steering.runs.inputs import (
+    check_fit,
+    checkpoint_shape,
+    held_out_selection,
+    select_directions,
+)
 from experiments.steering.runs.metrics import METRIC_MEANINGS, labeller_info
 from experiments.steering.runs.plan import Condition, ablation_plan, sweep_plan
 from experiments.steering.runs.rundir import RunDir
@@ -103,7 +108,13 @@ def _plan_json(
     config: RunSettings, directions: Sequence[Direction], plan: Sequence[Condition]
 ) -> dict[str, Any]:
     positions = parse_positions(config.positions)
+    selected = held_out_selection(config)
     return {
+        "prompts": {
+            "selection": selected.how,
+            "categories": selected.categories,
+            "ids": [p.id for p in selected.problems],
+        },
         "conditions": [c.to_json() for c in plan],
         "directions": {
             d.name: {"kind": d.kind, "model": d.model, "hook": d.hook, "norm": d.norm}
