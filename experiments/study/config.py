@@ -79,7 +79,8 @@ class StudyConfig:
     alphas: tuple[float, ...] = (0.0, 0.1, 0.2, -0.2)
     """Steering strengths in units of the direction's mean residual norm (0: unsteered)."""
     n_random: int = 3
-    """Norm-matched random directions per seed (steering baselines)."""
+    """Norm-matched random directions per seed (steering baselines); seed s draws seeds
+    s × n_random … (s + 1) × n_random − 1, so no two seeds share a random direction."""
     perplexity: bool = True
     """Score every steered generation's perplexity under the unsteered model (a coherence check
     that costs one forward pass per generation)."""
@@ -92,7 +93,8 @@ class StudyConfig:
     ablation_ks: tuple[int, ...] = (1, 2, 3)
     """Subspace sizes: ablate the first k ablation_directions."""
     ablation_n_random: int = 3
-    """Random k-dimensional subspaces ablated per k (the chance level)."""
+    """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
+    seeds (seed s starts at s × ablation_n_random)."""
     headline_alpha: float = 0.2
     """The α (positive) at which the findings compare directions."""
     metric: str = "coherent_backtracking_sentences"

@@ -64,12 +64,18 @@ def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
         "base_dom": direction_name("base", hook, "dom"),
         "reasoner_dom": direction_name("reasoner", hook, "dom"),
     }
-    for i in range(config.n_random):
-        names[f"random{i}"] = random_name("base", hook, seed + i)
+    for i, random_seed in enumerate(random_seeds(config, seed)):
+        names[f"random{i}"] = random_name("base", hook, random_seed)
     for word in config.token_baselines:
         for kind in config.token_baseline_kinds:
             names[f"{kind}-{word}"] = token_name("base", hook, kind, word)
     return names
+
+
+def random_seeds(config: StudyConfig, seed: int) -> range:
+    """The seeds of study seed ``seed``'s random directions: ``seed × n_random`` onwards, so no
+    two seeds of a study share one (each seed's baselines are independent draws)."""
+    return range(seed * config.n_random, (seed + 1) * config.n_random)
 
 
 def ablation_names(config: StudyConfig) -> list[str]:
@@ -206,7 +212,7 @@ def _direction_config(config: StudyConfig, seed: int) -> DirectionConfig:
         hooks=config.hooks,
         offsets=parse_offsets(config.window),
         n_random=config.n_random,
-        seed=seed,
+        seed=random_seeds(config, seed).start,
         min_events=config.min_events,
         tokens=config.token_baselines,
         token_baselines=bool(config.token_baselines),
@@ -255,7 +261,7 @@ def _sweep_config(config: StudyConfig, seed: int, seed_dir: str) -> SweepConfig:
         directions=tuple(direction_names(config, seed).values()),
         alphas=config.alphas,
         alpha_unit="mean_resid_norm",
-        random_seed=seed,
+        random_seed=random_seeds(config, seed).start,
     )
 
 
@@ -266,7 +272,7 @@ def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationC
         directions=tuple(ablation_names(config)),
         ks=config.ablation_ks,
         n_random=config.ablation_n_random,
-        random_seed=seed,
+        random_seed=seed * config.ablation_n_random,  # no subspace shared between seeds
     )
 
 

@@ -1,8 +1,8 @@
 """Joint mediation: how much backtracking drops when 1..k directions are projected out.
 
 For each k: the drop from ablating the first k directions together, the drops from ablating random
-k-dimensional subspaces (the null: any k dimensions removed), and a paired test of the directions
-against the mean random subspace. A drop well beyond random that grows with k supports several
+k-dimensional subspaces (the null: any k dimensions removed), and the directions against the random
+subspaces (a hierarchical bootstrap over prompts and subspaces, and their percentile among them). A drop well beyond random that grows with k supports several
 directions jointly mediating backtracking.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from activation_store.core.stats import PromptValues, mean_difference, mean_over
+from activation_store.core.stats import PromptValues, mean_difference
 
 if TYPE_CHECKING:
     from experiments.steering.runs.config import RunSettings
@@ -61,15 +61,15 @@ def dose_response(
                     "min_effect": float(np.min(random_effects)) if random_effects else None,
                     "max_effect": float(np.max(random_effects)) if random_effects else None,
                 }
-                pooled = mean_over([v.get(r, {}) for r in randoms if v.get(r)])
+                group = [v.get(r, {}) for r in randoms if v.get(r)]
                 row["vs_random"] = [
                     {
                         "cell": c["cell"],
                         "group": c["group"],
-                        "effect": config.paired(v.get(c["cell"], {}), pooled),
+                        "effect": config.versus_group(v.get(c["cell"], {}), group, base),
                     }
                     for c in top
-                    if pooled
+                    if group
                 ]
                 rows.append(row)
     return rows

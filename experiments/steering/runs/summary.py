@@ -1,8 +1,9 @@
 """Summaries of a run: per-cell means with CIs over prompts, and paired tests against baselines.
 
 A *cell* is a condition without its seed; a prompt's value in a cell is the mean over seeds.
-Sweeps compare every steered cell with the unsteered one and with the mean of the random
-directions at the same model and α; ablation runs compare every ablated cell with the unablated one
+Sweeps compare every steered cell with the unsteered one and with the random directions at the
+same model and α (a hierarchical bootstrap over prompts and random directions, so their spread is
+in the CI, and the cell's percentile among the random directions' effects); ablation runs compare every ablated cell with the unablated one
 and tabulate the dose-response (see :mod:`experiments.steering.runs.mediation`).
 """
 
@@ -20,7 +21,6 @@ from activation_store.core.configs import config_to_dict
 from activation_store.core.stats import (
     PromptValues,
     bootstrap_mean,
-    mean_over,
     wilson_interval,
 )
 from experiments.steering.runs.config import RunSettings
@@ -144,8 +144,8 @@ def _comparisons(
                 against = "unsteered" if c["operation"] == "add" else "unablated"
                 out.append({"cell": c["cell"], "against": against, "metric": metric, **result})
             if c["operation"] == "add" and randoms and c["kinds"] != ["random"]:
-                pooled = mean_over([cell_values.get(r, {}) for r in randoms])
-                result = config.paired(mine, pooled)
+                group = [cell_values.get(r, {}) for r in randoms]
+                result = config.versus_group(mine, group, base)
                 if result is not None:
                     out.append(
                         {
