@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from activation_store.core.configs import config_from_dict
 from activation_store.core.errors import InputError
 from activation_store.core.stats import (
     PairedComparison,
@@ -36,9 +37,10 @@ from activation_store.core.stats import (
     mean_over,
     paired_comparison,
 )
-from experiments.steering.runs.plan import Condition, cell_id
+from experiments.steering.runs.config import CONFIG_KINDS
+from experiments.steering.runs.plan import cell_id
 from experiments.steering.runs.rundir import RunDir
-from experiments.steering.runs.summary import per_prompt
+from experiments.steering.runs.summary import run_values
 from experiments.study.config import StudyConfig
 from experiments.study.stages import ablation_names, direction_names
 
@@ -97,9 +99,9 @@ def _run_values(path: Path, metric: str) -> dict[str, PromptValues]:
             f"{str(path)!r} is not a finished steering run (no plan.json); run the study first"
         )
     run = RunDir(path)
-    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
-    values = per_prompt(run.generations(), {c.id: c.cell for c in conditions})
-    return dict(values.get(metric, {}))
+    saved = run.read_json("config.json")
+    config = config_from_dict(CONFIG_KINDS[saved["kind"]], saved["config"], where=str(path))
+    return dict(run_values(run, config).get(metric, {}))
 
 
 def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
@@ -365,7 +367,6 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
 def write_findings(study_dir: str | Path) -> Findings:
     """Answer the four questions for a finished study; write ``findings/findings.json`` and the
     headline figure (``findings/headline.png`` and ``.svg``)."""
-    from activation_store.core.configs import config_from_dict
     from experiments.study.headline import plot_headline
     from experiments.study.state import load_state
 

@@ -116,7 +116,7 @@ def run_condition(
             )
         perplexities = _perplexities(hf_model, tokenizer, outs, config)
         records = [
-            _record(condition, problem, out, ppl, config)
+            _record(condition, problem, out, ppl, config, prompt_end(tokenizer, out.prompt_ids))
             for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
         ]
         run.append(
@@ -162,8 +162,18 @@ def _perplexities(
     )
 
 
+def prompt_end(tokenizer: Any, prompt_ids: Sequence[int], n_tokens: int = 32) -> str:
+    """The text of a prompt's last tokens: the context a generation's first sentence continues."""
+    return str(tokenizer.decode(list(prompt_ids[-n_tokens:]), skip_special_tokens=True))
+
+
 def _record(
-    condition: Condition, problem: Problem, out: Any, perplexity: float | None, config: RunSettings
+    condition: Condition,
+    problem: Problem,
+    out: Any,
+    perplexity: float | None,
+    config: RunSettings,
+    context: str,
 ) -> dict[str, Any]:
     metrics = measure(
         out.text,
@@ -171,6 +181,7 @@ def _record(
         answer=problem.answer,
         perplexity=perplexity,
         max_repetition=config.max_repetition,
+        context=context,
     )
     return {
         "condition": condition.id,

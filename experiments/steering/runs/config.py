@@ -73,7 +73,13 @@ class RunSettings:
     perplexity: bool = True
     """Score every generation's perplexity under the unsteered model (coherence check)."""
     max_repetition: float = 0.5
-    """A generation whose share of repeated token 4-grams exceeds this is flagged degenerate."""
+    """A generation whose share of repeated token 4-grams exceeds this is flagged degenerate, unless
+    degenerate_quantile calibrates the threshold on the unsteered run."""
+    degenerate_quantile: float | None = 0.95
+    """Calibrate the degenerate filter on the unsteered run: a generation is degenerate when its
+    repetition exceeds this quantile of the unsteered generations' of the same model (so 5 % of
+    unsteered text is flagged at 0.95, whatever the model's normal repetitiveness); None: use
+    max_repetition as it is."""
     n_bootstrap: int = 2000
     """Bootstrap resamples (over prompts) for confidence intervals and paired tests."""
     confidence: float = 0.95
@@ -106,6 +112,10 @@ class RunSettings:
         _need(self.dtype in get_args(Dtype), f"dtype={self.dtype!r}: use {get_args(Dtype)}")
         _need(0 < self.confidence < 1, f"confidence={self.confidence} must be in (0, 1)")
         _need(self.n_bootstrap >= 100, f"n_bootstrap={self.n_bootstrap}: use at least 100")
+        _need(
+            self.degenerate_quantile is None or 0 < self.degenerate_quantile < 1,
+            f"degenerate_quantile={self.degenerate_quantile} must be in (0, 1) or none",
+        )
         from experiments.steering.interventions.positions import parse_positions
 
         parse_positions(self.positions)
