@@ -8,12 +8,19 @@
 4. Does ablating k directions lower backtracking more than ablating one, and more than random
    k-subspaces?
 
-Steering and ablation effects are paired per held-out prompt: each seed's per-prompt difference
-(e.g. steered − mean of the random directions, same prompt, same α) is averaged over seeds, and
-the CI is a bootstrap over prompts (prompts are the unit of resampling, as in every steering
-summary). Probe figures are pooled over seeds from each seed's bootstrap CI (normal
-approximation, seeds independent). A verdict is "yes" only when every CI it rests on excludes
-zero in the claimed direction; "no" when one excludes zero the other way; else "inconclusive".
+Seeds are repeated measures of the same held-out prompts: a prompt's value is averaged over the
+seeds before anything is compared, and prompts are the unit of resampling. Comparisons with the
+random directions (Q1) and random subspaces (Q4) pool every seed's baselines (each seed draws its
+own) and use a hierarchical bootstrap over prompts *and* baselines, so the baselines' spread is in
+the CI, and say where the effect falls among the baselines' own effects (``percentile``). Probe
+figures are pooled over seeds from each seed's bootstrap CI, treating the seeds as fully
+correlated (they share the derivation prompts: the pooled interval is as wide as one seed's).
+
+A verdict is "yes" only when every CI it rests on excludes zero in the claimed direction, every
+sign-flip permutation p-value it has is below 0.05 and, against baselines, the effect lies beyond
+their 95th percentile (5th for a drop); "no" when a CI excludes zero the other way; otherwise
+"inconclusive". Every effect states its power as ``mde``: the smallest true effect its CI would
+detect at 80 % power and α = 0.05 (2.8 standard errors, read off the CI's half-width).
 """
 
 from __future__ import annotations
@@ -32,10 +39,12 @@ from activation_store.core.errors import InputError
 from activation_store.core.stats import (
     PairedComparison,
     PromptValues,
+    compare_with_group,
     difference,
     mean_difference,
     mean_over,
     paired_comparison,
+    percentile_among,
 )
 from experiments.steering.runs.config import CONFIG_KINDS
 from experiments.steering.runs.plan import cell_id
@@ -55,6 +64,14 @@ QUESTIONS = {
 }
 
 
+ALPHA = 0.05
+"""Significance level of the verdicts' permutation tests."""
+BASELINE_QUANTILE = 0.95
+"""An effect beats its baselines when it lies beyond this share of their own effects."""
+MDE_SE = 2.80
+"""z(1 − α/2) + z(0.8): the smallest effect detectable at 80 % power, in standard errors."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Effect(PairedComparison):
     """A difference with its 95 % CI, pooled over seeds, named, with each seed's own.
@@ -64,6 +81,16 @@ class Effect(PairedComparison):
 
     label: str
     per_seed: list[dict[str, float]] = field(default_factory=list)
+    percentile: float | None = None
+    """Against a group of baselines: the share of the baselines' own effects below this one."""
+    n_baselines: int | None = None
+    """Against a group of baselines: how many (over all seeds)."""
+    mde: float | None = None
+    """Smallest true effect detectable at 80 % power, α = 0.05 (2.8 standard errors)."""
+
+    def __post_init__(self) -> None:
+        if self.mde is None and math.isfinite(self.hi - self.lo):
+            object.__setattr__(self, "mde", MDE_SE * (self.hi - self.lo) / (2 * 1.96))
 
 
 @dataclass(frozen=True)
@@ -123,22 +150,90 @@ def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
 
 
 def _verdict(effects: Sequence[Effect], want: int) -> str:
+    """yes: every CI on the wanted side, every permutation p < α, every baseline percentile beyond
+    :data:`BASELINE_QUANTILE`; no: a CI on the other side; else inconclusive."""
     signs = [e.sign() for e in effects]
-    if signs and all(s == want for s in signs):
-        return "yes"
     if any(s == -want for s in signs):
         return "no"
+    significant = all(e.p_value is None or e.p_value < ALPHA for e in effects)
+    beyond = all(
+        e.percentile is None
+        or (
+            e.percentile >= BASELINE_QUANTILE if want > 0 else e.percentile <= 1 - BASELINE_QUANTILE
+        )
+        for e in effects
+    )
+    if signs and all(s == want for s in signs) and significant and beyond:
+        return "yes"
     return "inconclusive"
 
 
+def _versus_baselines(
+    label: str,
+    effect_by_seed: dict[int, PromptValues],
+    baselines_by_seed: dict[int, list[PromptValues]],
+    reference_by_seed: dict[int, PromptValues],
+) -> Effect:
+    """An effect against every seed's baselines at once (see the module docstring): per prompt,
+    the effect averaged over seeds minus the mean of all baselines, with a hierarchical bootstrap
+    over prompts and baselines; the percentile compares the change from the reference (unsteered,
+    unablated) with each baseline's change from its own seed's reference."""
+    seeds = [s for s, v in effect_by_seed.items() if v]
+    group = [b for s in seeds for b in baselines_by_seed.get(s, []) if b]
+    if not seeds or not group:
+        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
+    effect = mean_over([effect_by_seed[s] for s in seeds])
+    reference = mean_over([reference_by_seed[s] for s in seeds])
+    result = compare_with_group(effect, group)
+    if result is None:
+        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
+    null = [
+        mean_difference(b, reference_by_seed[s])
+        for s in seeds
+        for b in baselines_by_seed.get(s, [])
+        if b
+    ]
+    rows = []
+    for s in seeds:
+        own = compare_with_group(effect_by_seed[s], baselines_by_seed.get(s, []))
+        if own is not None:
+            rows.append({"seed": s, "diff": own.diff, "lo": own.lo, "hi": own.hi, "n": own.n})
+    return Effect(
+        label=label,
+        diff=result.diff,
+        lo=result.lo,
+        hi=result.hi,
+        p_value=result.p_value,
+        n=result.n,
+        per_seed=rows,
+        percentile=percentile_among(mean_difference(effect, reference), null),
+        n_baselines=len(null),
+    )
+
+
 def _fmt(e: Effect) -> str:
-    return f"{e.diff:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
+    p = f", p = {e.p_value:.2g}" if e.p_value is not None else ""
+    return f"{e.diff:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]{p}"
+
+
+def _percentile_note(e: Effect, what: str) -> str:
+    if e.percentile is None or not math.isfinite(e.percentile):
+        return ""
+    return f" (at the {100 * e.percentile:.0f}th percentile of {e.n_baselines} {what})"
+
+
+def _power_note(e: Effect) -> str:
+    if e.mde is None or not math.isfinite(e.mde):
+        return ""
+    return f"; smallest detectable difference {e.mde:.3f} (80 % power)"
 
 
 def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, dict[str, Any]]:
     """Q1 and Q2 from every seed's sweep, plus the pooled α curves for the figure."""
     alpha, metric = config.headline_alpha, config.metric
-    vs_random: dict[int, PromptValues] = {}
+    steered_by_seed: dict[int, PromptValues] = {}
+    randoms_by_seed: dict[int, list[PromptValues]] = {}
+    unsteered_by_seed: dict[int, PromptValues] = {}
     vs_tokens: dict[str, dict[int, PromptValues]] = {}
     reasoner_vs_unsteered: dict[int, PromptValues] = {}
     base_vs_unsteered: dict[int, PromptValues] = {}
@@ -150,9 +245,9 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
         steered = v.get(cell_id("reasoner", "add", names["base_dom"], alpha), {})
-        vs_random[seed] = difference(
-            steered, mean_over([v.get(cell_id("reasoner", "add", r, alpha), {}) for r in randoms])
-        )
+        steered_by_seed[seed] = steered
+        randoms_by_seed[seed] = [v.get(cell_id("reasoner", "add", r, alpha), {}) for r in randoms]
+        unsteered_by_seed[seed] = v.get(cell_id("reasoner", "none", "unsteered"), {})
         for role, name in tokens.items():
             vs_tokens.setdefault(role, {})[seed] = difference(
                 steered, v.get(cell_id("reasoner", "add", name, alpha), {})
@@ -166,7 +261,14 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
             v.get(cell_id("base", "none", "unsteered"), {}),
         )
         _add_curves(curves, v, config, names, randoms, seed)
-    q1_effects = [_pooled("reasoner: base direction − random directions", vs_random)]
+    q1_effects = [
+        _versus_baselines(
+            "reasoner: base direction − random directions",
+            steered_by_seed,
+            randoms_by_seed,
+            unsteered_by_seed,
+        )
+    ]
     q1_effects += [
         _pooled(f"reasoner: base direction − {role}", d) for role, d in vs_tokens.items()
     ]
@@ -177,7 +279,9 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         _verdict(q1_effects, +1),
         f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {_fmt(raw)} vs "
         f"unsteered; vs random directions {_fmt(q1_effects[0])}"
-        + "".join(f"; vs {e.label.split('− ')[-1]} {_fmt(e)}" for e in q1_effects[1:]),
+        f"{_percentile_note(q1_effects[0], 'random directions')}"
+        + "".join(f"; vs {e.label.split('− ')[-1]} {_fmt(e)}" for e in q1_effects[1:])
+        + _power_note(q1_effects[0]),
         [*q1_effects, raw],
     )
     base = _pooled("base model: base direction − unsteered", base_vs_unsteered)
@@ -189,7 +293,8 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         f"the base model's {metric} changes by {_fmt(base)} at α = {alpha:g}"
         + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
         + f"; in the reasoner the same direction changes it by {_fmt(raw)}"
-        + _floor_note(base_unsteered),
+        + _floor_note(base_unsteered)
+        + _power_note(base),
         [base, raw],
     )
     return q1, q2, curves
@@ -222,14 +327,14 @@ def _add_curves(
             ("reasoner direction", names["reasoner_dom"]),
         ):
             curves.setdefault(f"{model}: {label}", {})[str(seed)] = [
-                _meancell_id(v, model, name, a) for a in alphas
+                _cell_mean(v, model, name, a) for a in alphas
             ]
         curves.setdefault(f"{model}: random", {})[str(seed)] = [
-            float(np.nanmean([_meancell_id(v, model, r, a) for r in randoms])) for a in alphas
+            float(np.nanmean([_cell_mean(v, model, r, a) for r in randoms])) for a in alphas
         ]
 
 
-def _meancell_id(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
+def _cell_mean(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
     cell = cell_id(model, "none", "unsteered") if alpha == 0 else cell_id(model, "add", name, alpha)
     values = list(v.get(cell, {}).values())
     return float(np.mean(values)) if values else math.nan
@@ -240,13 +345,18 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     lo, _, hi = config.window.partition(":")
     window = set(range(int(lo), int(hi) + 1))
     per_offset: dict[int, list[dict[str, float]]] = {}
+    base_in_window: list[float] = []
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
         if not path.is_file():
             raise InputError(f"no probe results at {str(path)!r}; run the study first")
         for r in json.loads(path.read_text())["results"]:
-            if r["model"] == "reasoner" and r["layer"] == config.steer_layer and r["offset"] < 0:
+            if r["layer"] != config.steer_layer or r["offset"] >= 0:
+                continue
+            if r["model"] == "reasoner":
                 per_offset.setdefault(int(r["offset"]), []).append({"seed": seed, **r})
+            elif r["model"] == "base" and int(r["offset"]) in window:
+                base_in_window.append(float(r["auroc"]))
     offsets = sorted(per_offset)
     table = {str(o): _pool_probe(per_offset[o]) for o in offsets}
     in_window = [o for o in offsets if o in window]
@@ -258,19 +368,39 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     chance = [table[str(o)]["over_chance"] for o in in_window]
     pooled_over = _mean_effects("probe AUROC − token-identity AUROC (window mean)", over)
     pooled_chance = _mean_effects("probe AUROC − 0.5 (window mean)", chance)
+    effects = [pooled_chance, pooled_over]
+    structure_note = " (no structure baseline in these results)"
+    if all("over_structure" in table[str(o)] for o in in_window):
+        pooled_structure = _mean_effects(
+            "probe AUROC − structure-baseline AUROC (window mean)",
+            [table[str(o)]["over_structure"] for o in in_window],
+        )
+        effects.append(pooled_structure)
+        structure_note = f", {_fmt(pooled_structure)} above the structure (layout) baseline"
     earliest = next((o for o in offsets if table[str(o)]["over_token"].sign() > 0), None)
     auroc = float(np.mean([table[str(o)]["auroc"] for o in in_window]))
+    base_note = (
+        f"; the base model's probe (control) reaches {float(np.mean(base_in_window)):.3f} there"
+        if base_in_window
+        else ""
+    )
     answer = Answer(
         "q3",
         QUESTIONS["q3"],
-        _verdict([pooled_chance, pooled_over], +1),
+        _verdict(effects, +1),
         f"over offsets {config.window} the reasoner's layer-{config.steer_layer} probe has AUROC "
-        f"{auroc:.3f}, {_fmt(pooled_over)} above the token-identity baseline; earliest offset "
-        f"with a significant lead over tokens: {earliest if earliest is not None else 'none'}",
-        [pooled_chance, pooled_over],
+        f"{auroc:.3f}, {_fmt(pooled_over)} above the token-identity baseline{structure_note}; "
+        f"earliest offset with a significant lead over tokens: "
+        f"{earliest if earliest is not None else 'none'}{base_note}",
+        effects,
     )
     curves = {
-        str(o): {"auroc": table[str(o)]["auroc"], "token": table[str(o)]["token"]} for o in offsets
+        str(o): {
+            "auroc": table[str(o)]["auroc"],
+            "token": table[str(o)]["token"],
+            **({"structure": table[str(o)]["structure"]} if "structure" in table[str(o)] else {}),
+        }
+        for o in offsets
     }
     return answer, curves
 
@@ -280,7 +410,7 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
         means = [r[key] - centre for r in rows]
         ses = [(r[f"{key}_hi"] - r[f"{key}_lo"]) / (2 * 1.96) for r in rows]
         mean = float(np.mean(means))
-        se = math.sqrt(sum(s * s for s in ses)) / len(ses)
+        se = float(np.mean(ses))  # seeds share the derivation prompts: fully correlated
         per_seed = [
             {
                 "seed": r["seed"],
@@ -300,12 +430,16 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
             per_seed=per_seed,
         )
 
-    return {
+    out = {
         "auroc": float(np.mean([r["auroc"] for r in rows])),
         "token": float(np.mean([r["token_auroc"] for r in rows])),
         "over_token": pooled("probe − token AUROC", "auroc_over_token"),
         "over_chance": pooled("probe AUROC − 0.5", "auroc", 0.5),
     }
+    if all(math.isfinite(r.get("auroc_over_structure") or math.nan) for r in rows):
+        out["structure"] = float(np.mean([r["structure_auroc"] for r in rows]))
+        out["over_structure"] = pooled("probe − structure AUROC", "auroc_over_structure")
+    return out
 
 
 def _mean_effects(label: str, effects: Sequence[Effect]) -> Effect:
@@ -325,7 +459,9 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     metric, names = config.metric, ablation_names(config)
     k_max = max(config.ablation_ks)
     vs_single: dict[int, PromptValues] = {}
-    vs_random: dict[int, PromptValues] = {}
+    joint_by_seed: dict[int, PromptValues] = {}
+    randoms_by_seed: dict[int, list[PromptValues]] = {}
+    none_by_seed: dict[int, PromptValues] = {}
     joint_vs_none: dict[int, PromptValues] = {}
     dose: dict[str, dict[str, float]] = {}
     for seed in config.seeds:
@@ -346,11 +482,17 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             row[f"directions/{seed}"] = mean_difference(top, none)
             row[f"random/{seed}"] = mean_difference(rnd, none)
             if k == k_max:
-                vs_random[seed] = difference(joint_values, rnd)
+                randoms_by_seed[seed] = [v[c] for c in randoms]
+        joint_by_seed[seed], none_by_seed[seed] = joint_values, none
         joint_vs_none[seed] = difference(joint_values, none)
     effects = [
         _pooled(f"ablate {k_max} − best single", vs_single),
-        _pooled(f"ablate {k_max} − random {k_max}-subspaces", vs_random),
+        _versus_baselines(
+            f"ablate {k_max} − random {k_max}-subspaces",
+            joint_by_seed,
+            randoms_by_seed,
+            none_by_seed,
+        ),
     ]
     joint = _pooled(f"ablate {k_max} − unablated", joint_vs_none)
     answer = Answer(
@@ -358,7 +500,8 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         QUESTIONS["q4"],
         _verdict(effects, -1),
         f"projecting out {k_max} directions changes {metric} by {_fmt(joint)}; vs the best single "
-        f"direction {_fmt(effects[0])}; vs random {k_max}-subspaces {_fmt(effects[1])}",
+        f"direction {_fmt(effects[0])}; vs random {k_max}-subspaces {_fmt(effects[1])}"
+        f"{_percentile_note(effects[1], f'random {k_max}-subspaces')}{_power_note(effects[1])}",
         [*effects, joint],
     )
     return answer, dose

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pytest
+
 from experiments.study.findings import Effect, _pooled, _verdict
 
 
@@ -35,3 +38,40 @@ def test_verdict_needs_every_interval_on_the_claimed_side() -> None:
     assert _verdict([up, down], +1) == "no"
     assert _verdict([down], -1) == "yes"
     assert _verdict([], +1) == "inconclusive"
+
+
+def test_yes_needs_significance_and_beating_the_baselines_percentile() -> None:
+    def effect(**kw: object) -> Effect:
+        values = {"label": "x", "diff": 1.0, "lo": 0.5, "hi": 1.5, "p_value": 0.01, "n": 9}
+        values.update(kw)
+        return Effect(**values)  # type: ignore[arg-type]
+
+    assert _verdict([effect()], +1) == "yes"
+    assert _verdict([effect(p_value=0.08)], +1) == "inconclusive"  # CI and permutation disagree
+    assert _verdict([effect(percentile=0.9, n_baselines=20)], +1) == "inconclusive"
+    assert _verdict([effect(percentile=0.97, n_baselines=20)], +1) == "yes"
+    drop = effect(diff=-1.0, lo=-1.5, hi=-0.5, percentile=0.02, n_baselines=20)
+    assert _verdict([drop], -1) == "yes"
+    assert _verdict([effect(diff=-1.0, lo=-1.5, hi=-0.5)], +1) == "no"
+    assert effect().mde == pytest.approx(2.8 * 1.0 / (2 * 1.96))  # power: 2.8 standard errors
+
+
+def test_baselines_of_every_seed_are_pooled_with_their_spread() -> None:
+    from experiments.study.findings import _versus_baselines
+
+    prompts = [f"p{i}" for i in range(30)]
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 0.2, size=30)
+    effect = {s: {p: 1.0 + n for p, n in zip(prompts, noise, strict=True)} for s in (0, 1)}
+    reference = {s: dict.fromkeys(prompts, 0.0) for s in (0, 1)}
+    baselines = {
+        s: [{p: shift + n for p, n in zip(prompts, noise, strict=True)} for shift in shifts]
+        for s, shifts in ((0, (0.0, 0.4, 0.8)), (1, (0.2, 0.6, 1.4)))
+    }
+    e = _versus_baselines("x", effect, baselines, reference)
+    assert e.n_baselines == 6 and e.diff == pytest.approx(
+        1.0 - np.mean([0, 0.4, 0.8, 0.2, 0.6, 1.4])
+    )
+    assert e.percentile == pytest.approx(5 / 6)  # one baseline (1.4) beats it
+    assert len(e.per_seed) == 2 and e.lo < e.diff < e.hi
+    assert _verdict([e], +1) == "inconclusive"
