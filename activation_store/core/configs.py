@@ -119,7 +119,8 @@ def add_config_arguments(
             kwargs["type"] = type(get_args(tp)[0])
         elif origin in (tuple, list):
             item = get_args(tp)[0] if get_args(tp) else str
-            kwargs["type"] = _parse_list(item)
+            # choices of a list (tuple[Literal[...], ...]) are checked by the config itself
+            kwargs["type"] = _parse_list(str if get_origin(item) is Literal else item)
         elif tp in (int, float, str):
             kwargs["type"] = tp
         else:

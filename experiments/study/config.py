@@ -92,6 +92,16 @@ class StudyConfig:
     """Directions projected out jointly, in order (model_kind at steer_layer, or a full name)."""
     ablation_ks: tuple[int, ...] = (1, 2, 3)
     """Subspace sizes: ablate the first k ablation_directions."""
+    ablation_modes: tuple[str, ...] = ("zero", "mean")
+    """zero: project the span out; mean: replace it by the reasoner's mean activation (a control
+    for how much zero-ablation moves every token). Q4's verdict reads zero-ablation; mean-ablation
+    is reported beside it."""
+    ablation_positions: str = "all"
+    """Positions ablated: all, generated, or START:STOP (1: leaves the first token, the attention
+    sink, alone)."""
+    ablation_hooks: tuple[str, ...] = ()
+    """Hooks to ablate at (default: the steer layer's residual stream; blocks.*.hook_resid_post:
+    every layer)."""
     ablation_n_random: int = 3
     """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
     seeds (seed s starts at s × ablation_n_random)."""
@@ -117,6 +127,7 @@ class StudyConfig:
             (self.n_random >= 1, "n_random must be ≥ 1 (findings compare with random directions)"),
             (all(1 <= k <= len(self.ablation_directions) for k in self.ablation_ks), f"ablation_ks {list(self.ablation_ks)} must lie in 1..{len(self.ablation_directions)} (the number of ablation_directions)"),
             (set(self.token_baseline_kinds) <= {"embed", "unembed"}, f"token_baseline_kinds {list(self.token_baseline_kinds)}: choose from embed, unembed"),
+            (bool(self.ablation_modes) and set(self.ablation_modes) <= {"zero", "mean"}, f"ablation_modes {list(self.ablation_modes)}: choose from zero, mean"),
             ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
         ]  # fmt: skip

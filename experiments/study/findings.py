@@ -463,6 +463,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     randoms_by_seed: dict[int, list[PromptValues]] = {}
     none_by_seed: dict[int, PromptValues] = {}
     joint_vs_none: dict[int, PromptValues] = {}
+    mean_vs_none: dict[int, PromptValues] = {}
     dose: dict[str, dict[str, float]] = {}
     for seed in config.seeds:
         v = _run_values(study / f"seed{seed}" / f"ablation-s{seed}", metric)
@@ -485,6 +486,9 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
                 randoms_by_seed[seed] = [v[c] for c in randoms]
         joint_by_seed[seed], none_by_seed[seed] = joint_values, none
         joint_vs_none[seed] = difference(joint_values, none)
+        mean_ablated = v.get(cell_id("reasoner", "mean_ablate", "+".join(names[:k_max])), {})
+        if mean_ablated:
+            mean_vs_none[seed] = difference(mean_ablated, none)
     effects = [
         _pooled(f"ablate {k_max} − best single", vs_single),
         _versus_baselines(
@@ -495,14 +499,21 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         ),
     ]
     joint = _pooled(f"ablate {k_max} − unablated", joint_vs_none)
+    reported = [joint]
+    mean_note = ""
+    if mean_vs_none:
+        mean_joint = _pooled(f"mean-ablate {k_max} − unablated", mean_vs_none)
+        reported.append(mean_joint)
+        mean_note = f"; mean-ablating them instead changes it by {_fmt(mean_joint)}"
     answer = Answer(
         "q4",
         QUESTIONS["q4"],
         _verdict(effects, -1),
         f"projecting out {k_max} directions changes {metric} by {_fmt(joint)}; vs the best single "
         f"direction {_fmt(effects[0])}; vs random {k_max}-subspaces {_fmt(effects[1])}"
-        f"{_percentile_note(effects[1], f'random {k_max}-subspaces')}{_power_note(effects[1])}",
-        [*effects, joint],
+        f"{_percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
+        f"{_power_note(effects[1])}",
+        [*effects, *reported],
     )
     return answer, dose
 

@@ -267,8 +267,13 @@ def _sweep_config(config: StudyConfig, seed: int, seed_dir: str) -> SweepConfig:
 
 def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationConfig:
     shared = {**_steering(config, seed, seed_dir), "models": (config.reasoner,)}
+    mean = direction_name("reasoner", config.steer_hook, "mean")
     return AblationConfig(
         **{**shared, "model_labels": ("reasoner",)},
+        modes=config.ablation_modes,  # type: ignore[arg-type]
+        mean_direction=mean if "mean" in config.ablation_modes else "",
+        positions=config.ablation_positions,
+        hooks=config.ablation_hooks,
         directions=tuple(ablation_names(config)),
         ks=config.ablation_ks,
         n_random=config.ablation_n_random,

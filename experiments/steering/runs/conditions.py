@@ -17,7 +17,7 @@ from experiments.steering.interventions.from_directions import (
 from experiments.steering.interventions.intervention import Intervention
 from experiments.steering.interventions.operators import ProjectOut, random_subspace
 from experiments.steering.interventions.positions import parse_positions
-from experiments.steering.runs.config import RunSettings, SweepConfig
+from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.inputs import ModelTarget
 from experiments.steering.runs.metrics import measure
 from experiments.steering.runs.metrics.perplexity import generation_perplexities
@@ -78,15 +78,21 @@ def interventions_for(
             hooks=hooks,
             positions=positions,
         )
+    mean = None
+    if condition.operation == "mean_ablate":
+        if not isinstance(config, AblationConfig):
+            raise TypeError("mean-ablation conditions come only from an AblationConfig")
+        mean = directions[config.mean_direction]
     if condition.random_k:
         seed = int(condition.random_seed or 0)
         basis = random_subspace(target.d_model, condition.random_k, seed)
-        ablated: Sequence[Direction] | ProjectOut = ProjectOut(basis, [condition.group])
+        vector = None if mean is None else mean.vector
+        ablated: Sequence[Direction] | ProjectOut = ProjectOut(basis, [condition.group], vector)
         hooks = hooks or [next(iter(target.direction_hooks.values()))]
     else:
         ablated = chosen
         hooks = hooks or [target.direction_hooks[chosen[0].name]]
-    return ablate_interventions(ablated, hooks, positions=positions)
+    return ablate_interventions(ablated, hooks, positions=positions, mean=mean)
 
 
 def run_condition(

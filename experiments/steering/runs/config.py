@@ -18,6 +18,7 @@ from experiments.steering.interventions.units import AlphaUnit
 
 ChatTemplate = Literal["auto", "on", "off"]
 GroupScale = Literal["each", "split"]
+AblationMode = Literal["zero", "mean"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,10 +206,27 @@ class AblationConfig(RunSettings):
     """Random k-dimensional subspaces ablated for each k (the null distribution)."""
     random_seed: int = 0
     """Seed of the first random subspace (the others follow)."""
+    modes: tuple[AblationMode, ...] = ("zero",)
+    """zero: remove the span's component; mean: replace it by the mean activation's (a control:
+    zero-ablating a span that holds much of the mean activation moves every token); each mode
+    runs every subset and random subspace."""
+    mean_direction: str = ""
+    """The mean-activation direction (kind mean_activation, e.g. reasoner_L10_mean) in
+    directions_dir that mean-ablation keeps; needed when modes has mean."""
 
     def _check(self) -> None:
         super()._check()
         _need(bool(self.ks) and min(self.ks) >= 1, f"ks={self.ks}: give sizes ≥ 1, e.g. 1,2,3")
+        _need(bool(self.modes), "modes is empty; give zero, mean or both")
+        _need(
+            set(self.modes) <= set(get_args(AblationMode)),
+            f"modes={self.modes}: choose from zero, mean",
+        )
+        _need(
+            "mean" not in self.modes or bool(self.mean_direction),
+            "modes has mean: name the mean-activation direction in mean_direction, e.g. "
+            "reasoner_L10_mean",
+        )
         _need(self.n_random >= 0, f"n_random={self.n_random} must be ≥ 0")
 
 

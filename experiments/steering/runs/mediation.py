@@ -36,16 +36,25 @@ def dose_response(
         reference = next((c["cell"] for c in mine if c["operation"] == "none"), None)
         if reference is None:
             continue
-        ks = sorted({c["k"] for c in mine if c["operation"] == "ablate"})
-        for k in ks:
-            top = [
-                c for c in mine if c["operation"] == "ablate" and c["k"] == k and not c["random_k"]
-            ]
-            randoms = [c["cell"] for c in mine if c["random_k"] == k]
+        operations = [
+            op for op in ("ablate", "mean_ablate") if any(c["operation"] == op for c in mine)
+        ]
+        for op, k in [
+            (op, k)
+            for op in operations
+            for k in sorted({c["k"] for c in mine if c["operation"] == op})
+        ]:
+            top = [c for c in mine if c["operation"] == op and c["k"] == k and not c["random_k"]]
+            randoms = [c["cell"] for c in mine if c["operation"] == op and c["random_k"] == k]
             for metric in DOSE_METRICS:
                 v = values.get(metric, {})
                 base = v.get(reference, {})
-                row: dict[str, Any] = {"model": model, "k": k, "metric": metric}
+                row: dict[str, Any] = {
+                    "model": model,
+                    "mode": "mean" if op == "mean_ablate" else "zero",
+                    "k": k,
+                    "metric": metric,
+                }
                 row["directions"] = [
                     {
                         "cell": c["cell"],

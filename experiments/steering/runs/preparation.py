@@ -55,6 +55,7 @@ def prepare(config: RunSettings, load: LoadModel) -> Setup:
     elif isinstance(config, AblationConfig):
         _check_ablation(config, directions)
         plan = ablation_plan(config, [d.name for d in directions])
+        directions = directions + _mean_direction(config, directions)
     else:
         raise TypeError(f"unknown config type {type(config).__name__}")
     return Setup(directions, plan)
@@ -92,6 +93,26 @@ def _baselines(
             "added %d baseline directions: %s", len(added), ", ".join(d.name for d in added)
         )
     return added
+
+
+def _mean_direction(config: AblationConfig, directions: Sequence[Direction]) -> list[Direction]:
+    """The mean activation that mean-ablation keeps (none without the mean mode), checked."""
+    if "mean" not in config.modes:
+        return []
+    from activation_store.direction import load_direction
+
+    if config.mean_direction in {d.name for d in directions}:
+        raise InputError(
+            f"mean_direction {config.mean_direction!r} is also in the ablation set; ablate "
+            "candidate directions and name the mean activation only in mean_direction"
+        )
+    mean = load_direction(config.mean_direction, directory=config.directions_dir)
+    if mean.kind != "mean_activation" or mean.hook != directions[0].hook:
+        raise InputError(
+            f"mean_direction {mean.name!r} is a {mean.kind} at {mean.hook}; name the "
+            f"mean_activation direction at {directions[0].hook} (e.g. ..._mean)"
+        )
+    return [mean]
 
 
 def _check_ablation(config: AblationConfig, directions: Sequence[Direction]) -> None:

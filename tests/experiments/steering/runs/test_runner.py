@@ -171,3 +171,31 @@ def test_ablation_run_tabulates_dose_response(inputs: Path, tmp_path: Path) -> N
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def test_mean_ablation_runs_beside_zero_ablation(inputs: Path, tmp_path: Path) -> None:
+    from activation_store.direction import save_direction
+
+    from ..conftest import make_direction
+
+    mean = make_direction("base_L1_mean", seed=3, kind="mean_activation")
+    save_direction(mean, inputs / "dirs")
+    config = ablation_config(
+        inputs,
+        directions=("dom0", "dom1"),
+        ks=(2,),
+        single=False,
+        modes=("zero", "mean"),
+        mean_direction="base_L1_mean",
+    )
+    result = run_experiment(config, tmp_path / "ablate", progress=False)
+    cells = {(c["operation"], c["group"]) for c in result.summary["cells"]}
+    assert {("ablate", "dom0+dom1"), ("mean_ablate", "dom0+dom1")} <= cells
+    assert {("ablate", "random2#0"), ("mean_ablate", "random2#0")} <= cells
+    modes = {r["mode"] for r in result.summary["dose_response"]}
+    assert modes == {"zero", "mean"}
+    lines = (tmp_path / "ablate" / "interventions.jsonl").read_text().splitlines()
+    described = {iv["mode"] for line in lines for iv in json.loads(line)["interventions"]}
+    assert described == {"zero", "mean"}
+    with pytest.raises(ConfigError, match="name the mean-activation direction"):
+        ablation_config(inputs, modes=("mean",))
