@@ -236,3 +236,27 @@ def percentile_among(value: float, null: Sequence[float]) -> float:
     if not len(values) or not np.isfinite(value):
         return math.nan
     return float(((values < value).sum() + 0.5 * (values == value).sum()) / len(values))
+
+
+def versus_group(
+    a: Mapping[str, float],
+    group: Sequence[Mapping[str, float]],
+    reference: Mapping[str, float],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> dict[str, float | int | None] | None:
+    """``a`` against the mean of ``group`` as JSON: :func:`compare_with_group`'s difference and
+    CI, ``n_group``, and ``percentile``: where ``a``'s mean change from ``reference`` falls among
+    the members' own changes from it (:func:`percentile_among`). None if they share no prompt."""
+    import dataclasses
+
+    result = compare_with_group(a, group, n_resamples=n_resamples, confidence=confidence)
+    if result is None:
+        return None
+    null = [mean_difference(m, reference) for m in group if m]
+    return {
+        **dataclasses.asdict(result),
+        "n_group": len(null),
+        "percentile": percentile_among(mean_difference(a, reference), null),
+    }

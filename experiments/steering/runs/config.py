@@ -137,27 +137,13 @@ class RunSettings:
     def versus_group(
         self, a: dict[str, float], group: list[dict[str, float]], reference: dict[str, float]
     ) -> dict[str, Any] | None:
-        """``a`` against the mean of ``group`` (e.g. the random directions), as JSON: the CI from a
-        hierarchical bootstrap over prompts and group members, and ``percentile``: where ``a``'s
-        mean change from ``reference`` falls among the members' own (see
-        :func:`activation_store.core.stats.compare_with_group`). None if they share no prompt."""
-        from activation_store.core.stats import (
-            compare_with_group,
-            mean_difference,
-            percentile_among,
-        )
+        """``a`` against the mean of ``group`` (e.g. the random directions) at this run's
+        bootstrap settings: see :func:`activation_store.core.stats.versus_group`."""
+        from activation_store.core.stats import versus_group
 
-        result = compare_with_group(
-            a, group, n_resamples=self.n_bootstrap, confidence=self.confidence
+        return versus_group(
+            a, group, reference, n_resamples=self.n_bootstrap, confidence=self.confidence
         )
-        if result is None:
-            return None
-        null = [mean_difference(m, reference) for m in group if m]
-        return {
-            **dataclasses.asdict(result),
-            "n_group": len(null),
-            "percentile": percentile_among(mean_difference(a, reference), null),
-        }
 
 
 @dataclass(frozen=True, kw_only=True)
