@@ -3,6 +3,10 @@
 Transient: timeouts, refused or reset connections, HTTP 429 and 5xx (Retry-After is honoured).
 Fatal at once: 401/403 (the key), 404 (the URL), other 4xx (the request). After the retries a
 transient failure becomes :class:`JudgeUnavailable`, a one-line CLI error.
+
+Redirects are followed only within the endpoint's origin (scheme, host and port), re-sending the
+same POST; a redirect to another origin is refused, so the API key never leaves the origin given
+with ``--url``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import random
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +25,9 @@ from activation_store.errors import ToolkitError
 from experiments.labels.judge_config import JudgeConfig
 
 log = logging.getLogger(__name__)
+
+MAX_REDIRECTS = 5
+"""Same-origin redirects followed for one request at most."""
 
 
 class JudgeError(ToolkitError):
@@ -62,16 +70,63 @@ def post_chat(
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    request = urllib.request.Request(config.endpoint, data=body, headers=headers, method="POST")
+    url = config.endpoint
+    for _ in range(MAX_REDIRECTS + 1):
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with _OPENER.open(request, timeout=config.timeout_s) as response:
+                return _content(response.read())
+        except urllib.error.HTTPError as err:
+            if err.code not in _REDIRECTS:
+                raise _http_error(config, err) from err
+            url = _redirect_target(config, url, err)
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise Transient(f"cannot reach {config.endpoint} ({reason})") from err
+    raise JudgeError(
+        f"the judge at {config.endpoint} redirected more than {MAX_REDIRECTS} times; give the "
+        "final URL as --url"
+    )
+
+
+_REDIRECTS = (301, 302, 303, 307, 308)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Hands every redirect back to :func:`post_chat` as an ``HTTPError``, to check its origin."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
     try:
-        with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as err:
-        raise _http_error(config, err) from err
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-        reason = getattr(err, "reason", err)
-        raise Transient(f"cannot reach {config.endpoint} ({reason})") from err
-    return _content(raw)
+        port = parts.port
+    except ValueError:
+        port = -1  # a malformed port matches nothing
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def _redirect_target(config: JudgeConfig, url: str, err: urllib.error.HTTPError) -> str:
+    """The absolute target of a redirect from ``url``, if it stays in the same origin."""
+    location = err.headers.get("Location") if err.headers else None
+    if not location:
+        raise JudgeError(
+            f"the judge at {url} answered HTTP {err.code} without a Location; check --url"
+        )
+    target = urllib.parse.urljoin(url, location)
+    if _origin(target) != _origin(url):
+        raise JudgeError(
+            f"the judge at {url} redirected (HTTP {err.code}) to {target}, another origin; "
+            "refused so that the API key is not sent there; give the right --url"
+        )
+    log.debug("judge redirect (HTTP %d) %s → %s", err.code, url, target)
+    return target
 
 
 def _http_error(config: JudgeConfig, err: urllib.error.HTTPError) -> Exception:

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Behaviour = tuple[Any, ...]
-"""("ok",) | ("status", code, retry_after | None) | ("sleep", seconds) | ("content", text) | ("raw", bytes)"""
+"""("ok",) | ("status", code, retry_after | None) | ("sleep", seconds) | ("content", text) |
+("raw", bytes) | ("redirect", code, location)"""
 
 _LINE = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 
@@ -36,6 +37,8 @@ class JudgeServer:
         self.script = script
         self.bodies: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        """(method, path, headers) of every request received, whatever its method."""
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
@@ -45,7 +48,17 @@ class JudgeServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _record(self) -> None:
+                with server._lock:
+                    server.requests.append((self.command, self.path, dict(self.headers.items())))
+
+            def do_GET(self) -> None:
+                self._record()
+                self.finished_counting = True  # never counted as active
+                server._send(self, 405, b'{"error": "POST only"}')
+
             def do_POST(self) -> None:
+                self._record()
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     n = len(server.bodies)
@@ -66,7 +79,7 @@ class JudgeServer:
         )
 
     def _answer(self, handler: BaseHTTPRequestHandler, n: int, body: dict[str, Any]) -> None:
-        if handler.path != "/v1/chat/completions":
+        if not (handler.path.startswith("/v1/") and handler.path.endswith("/chat/completions")):
             return self._send(handler, 404, b'{"error": "not found"}')
         behaviour = self.script(n)
         kind = behaviour[0]
@@ -75,6 +88,8 @@ class JudgeServer:
             return self._send(handler, behaviour[1], b'{"error": "scripted"}', headers)
         if kind == "raw":
             return self._send(handler, 200, behaviour[1])
+        if kind == "redirect":
+            return self._send(handler, behaviour[1], b"", {"Location": behaviour[2]})
         if kind == "sleep":
             time.sleep(behaviour[1])
         content = (

@@ -186,3 +186,30 @@ def test_parse_accepts_only_the_requested_format(content: str, expected: list[st
 def test_parse_rejects_everything_else(content: str, match: str) -> None:
     with pytest.raises(MalformedReply, match=match):
         parse_reply(content, 3, 2)
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_cross_origin_redirect_is_refused_and_gets_no_credentials(
+    tmp_path: Path, code: int
+) -> None:
+    with JudgeServer() as other:
+        target = other.url + "/chat/completions"
+        with JudgeServer(lambda n: ("redirect", code, target)) as server:
+            with pytest.raises(JudgeError, match=rf"redirected .* to {target}, another origin"):
+                judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1])
+            assert len(server.bodies) == 1  # not retried either
+        assert other.requests == []  # nothing at all reached the other origin
+
+
+def test_a_same_origin_redirect_is_followed_with_the_request(tmp_path: Path) -> None:
+    def script(n: int) -> tuple[object, ...]:
+        return ("redirect", 307, "/v1/moved/chat/completions") if n == 0 else ("ok",)
+
+    with JudgeServer(script) as server:
+        got = judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1])
+        assert got == EXPECTED[:1]
+        assert [r[:2] for r in server.requests[:2]] == [
+            ("POST", "/v1/chat/completions"),
+            ("POST", "/v1/moved/chat/completions"),
+        ]
+        assert set(server.auth) == {"Bearer sk-test"}
