@@ -4,6 +4,13 @@ Transient: timeouts, refused or reset connections, HTTP 429 and 5xx (Retry-After
 Fatal at once: 401/403 (the key), 404 (the URL), other 4xx (the request). After the retries a
 transient failure becomes :class:`JudgeUnavailable`, a one-line CLI error.
 
+Structured output: requests carry a ``response_format`` naming the JSON schema of the reply. A
+server that refuses it (HTTP 4xx other than 401/403/404/408/429) is asked again with the schema
+in the ``json_object`` form that llama.cpp's servers read, then with a bare ``json_object``, then
+with no ``response_format``; the first form that works is kept for the rest of the run
+(:class:`ResponseFormats`). A malformed reply is retried with a repair turn (the reply and what
+was wrong with it), so that a retry at temperature 0 does not repeat the same reply.
+
 Redirects are followed only within the endpoint's origin (scheme, host and port), re-sending the
 same POST; a redirect to another origin is refused, so the API key never leaves the origin given
 with ``--url``.
@@ -14,11 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from activation_store.errors import ToolkitError
@@ -36,6 +44,53 @@ class JudgeError(ToolkitError):
 
 class JudgeUnavailable(JudgeError):
     """The judge endpoint could not be reached or kept failing after every retry."""
+
+
+class JudgeRejected(JudgeError):
+    """The judge endpoint refused the request itself (HTTP 400, 422, …): maybe its format."""
+
+
+FORMAT_MODES = ("json_schema", "json_object_schema", "json_object", "none")
+"""``response_format`` forms, tried in this order until the server accepts one:
+``{"type": "json_schema", "json_schema": {...}}`` (OpenAI, vLLM, llama.cpp's llama-server),
+``{"type": "json_object", "schema": ...}`` (llama-cpp-python's server, llama-server),
+``{"type": "json_object"}``, and none at all."""
+
+
+class ResponseFormats:
+    """Which ``response_format`` form the server accepts; shared by a run's concurrent requests."""
+
+    def __init__(self, mode: str = FORMAT_MODES[0]) -> None:
+        if mode not in FORMAT_MODES:
+            raise ValueError(f"unknown response_format mode {mode!r}; known: {FORMAT_MODES}")
+        self.mode = mode
+        self._lock = threading.Lock()
+
+    def payload(self, mode: str, schema: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """The ``response_format`` of ``mode`` for replies matching ``schema`` (None: send none)."""
+        if mode == "none" or (schema is None and mode != "json_object"):
+            return None
+        if mode == "json_schema":
+            return {
+                "type": "json_schema",
+                "json_schema": {"name": "sentence_labels", "strict": True, "schema": schema},
+            }
+        if mode == "json_object_schema":
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_object"}
+
+    def refused(self, mode: str) -> bool:
+        """The server refused ``mode``: step down to the next form (once, whichever request saw
+        it first). False when there is no form left to try."""
+        with self._lock:
+            if mode != self.mode:
+                return True  # another request stepped down already
+            i = FORMAT_MODES.index(mode)
+            if i + 1 == len(FORMAT_MODES):
+                return False
+            self.mode = FORMAT_MODES[i + 1]
+        log.info("the judge refused response_format %s; trying %s", mode, self.mode)
+        return True
 
 
 class Transient(Exception):
@@ -57,16 +112,24 @@ def backoff_delay(
 
 
 def post_chat(
-    config: JudgeConfig, api_key: str | None, messages: Sequence[Mapping[str, str]]
+    config: JudgeConfig,
+    api_key: str | None,
+    messages: Sequence[Mapping[str, str]],
+    response_format: Mapping[str, Any] | None = None,
 ) -> str:
     """One POST to ``config.endpoint``; the reply's message content, or an exception.
 
     Raises :class:`Transient` (retry), :class:`JudgeError` (fatal), or returns the content (which
     may still be malformed; a body without ``choices[0].message.content`` raises ``ValueError``).
     """
-    body = json.dumps(
-        {"model": config.model, "messages": list(messages), "temperature": config.temperature}
-    ).encode()
+    request_body: dict[str, Any] = {
+        "model": config.model,
+        "messages": list(messages),
+        "temperature": config.temperature,
+    }
+    if response_format is not None:
+        request_body["response_format"] = dict(response_format)
+    body = json.dumps(request_body).encode()
     headers = {"Content-Type": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -148,7 +211,7 @@ def _http_error(config: JudgeConfig, err: urllib.error.HTTPError) -> Exception:
             f"no chat-completions endpoint at {config.endpoint} (HTTP 404){detail}; the --url "
             "should be the API base, usually ending in /v1"
         )
-    return JudgeError(f"the judge rejected the request (HTTP {err.code}){detail}; check --model")
+    return JudgeRejected(f"the judge rejected the request (HTTP {err.code}){detail}; check --model")
 
 
 def _excerpt(err: urllib.error.HTTPError) -> str:
@@ -176,19 +239,34 @@ def call_with_retries(
     messages: Sequence[Mapping[str, str]],
     accept: Any,
     rng: random.Random,
+    *,
+    formats: ResponseFormats | None = None,
+    schema: Mapping[str, Any] | None = None,
+    repair: Callable[[str, str], list[dict[str, str]]] | None = None,
 ) -> tuple[str, Any] | None:
     """Call until ``accept(content)`` returns without raising ``ValueError``; None if it never does.
 
     Transient failures and malformed replies share the ``max_retries`` budget. When the budget is
     spent, a request that never got a reply raises :class:`JudgeUnavailable`; one whose last reply
-    was malformed returns None (recorded as unlabelled, never guessed).
+    was malformed returns None (recorded as unlabelled, never guessed). With ``formats``, the
+    request asks for replies matching ``schema`` in the form the server accepts (a refused form is
+    replaced at once, outside the budget). After a malformed reply, ``repair(reply, error)`` gives
+    the messages appended to the next try.
     """
+    formats = formats or ResponseFormats("none")
     last_transient: Transient | None = None
-    for attempt in range(config.max_retries + 1):
-        hint = None
+    extra: list[dict[str, str]] = []
+    attempt = 0
+    while attempt <= config.max_retries:
+        hint, content = None, None
+        mode = formats.mode
         try:
-            content = post_chat(config, api_key, messages)
+            content = post_chat(config, api_key, [*messages, *extra], formats.payload(mode, schema))
             return content, accept(content)
+        except JudgeRejected:
+            if mode != "none" and formats.refused(mode):
+                continue
+            raise
         except Transient as err:
             last_transient, hint = err, err.retry_after
             log.info(
@@ -202,8 +280,11 @@ def call_with_retries(
                 attempt + 1,
                 config.max_retries + 1,
             )
+            if repair is not None and content is not None:  # a reply, but not the one asked for
+                extra = repair(content, str(err))
         if attempt < config.max_retries:
             time.sleep(backoff_delay(config, attempt, hint, rng))
+        attempt += 1
     if last_transient is not None:
         raise JudgeUnavailable(
             f"judge endpoint unavailable after {config.max_retries + 1} tries: {last_transient}; "

@@ -32,9 +32,23 @@ def judge_labels(user_message: str) -> dict[str, str]:
     return out
 
 
+def _request_text(body: dict[str, Any]) -> str:
+    """The user message that lists the sentences (a repair turn may follow it)."""
+    return next(
+        m["content"] for m in body["messages"] if "Sentences to label:" in m.get("content", "")
+    )
+
+
 class JudgeServer:
-    def __init__(self, script: Callable[[int], Behaviour] = lambda n: ("ok",)) -> None:
+    def __init__(
+        self,
+        script: Callable[[int], Behaviour] = lambda n: ("ok",),
+        *,
+        refuse_formats: tuple[str, ...] = (),
+    ) -> None:
         self.script = script
+        self.refuse_formats = refuse_formats
+        """``response_format`` types answered with HTTP 400, as by a server that lacks them."""
         self.bodies: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -81,6 +95,9 @@ class JudgeServer:
     def _answer(self, handler: BaseHTTPRequestHandler, n: int, body: dict[str, Any]) -> None:
         if not (handler.path.startswith("/v1/") and handler.path.endswith("/chat/completions")):
             return self._send(handler, 404, b'{"error": "not found"}')
+        asked = (body.get("response_format") or {}).get("type")
+        if asked in self.refuse_formats:
+            return self._send(handler, 400, b'{"error": "response_format not supported"}')
         behaviour = self.script(n)
         kind = behaviour[0]
         if kind == "status":
@@ -95,7 +112,7 @@ class JudgeServer:
         content = (
             behaviour[1]
             if kind == "content"
-            else json.dumps({"labels": judge_labels(body["messages"][-1]["content"])})
+            else json.dumps({"labels": judge_labels(_request_text(body))})
         )
         reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
         self._send(handler, 200, json.dumps(reply).encode())
