@@ -6,6 +6,7 @@ Traces files written by ``backtrack traces`` qualify as they are (their lines ca
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,12 +18,27 @@ from activation_store.tokens import TokenTable
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-empty line; malformed lines raise naming both."""
+    """Yield ``(line_number, object)`` for each non-empty line; malformed lines raise naming both.
+
+    Lines must be UTF-8 (a leading byte-order mark is skipped); other bytes raise naming the line
+    and the byte offset in the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"file {str(path)!r} does not exist")
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+    offset = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            start, offset = offset, offset + len(raw)
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, start = raw[len(codecs.BOM_UTF8) :], start + len(codecs.BOM_UTF8)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}:{number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte offset "
+                    f"{start + err.start}); re-save the file as UTF-8"
+                ) from err
             if not line.strip():
                 continue
             try:
