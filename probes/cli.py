@@ -130,7 +130,13 @@ def _compare(args: argparse.Namespace) -> int:
     directions = []
     for ref in args.dirs:
         p = Path(ref)
-        directions += load_directions(p) if p.is_dir() else [load_direction(p)]
+        found = load_directions(p) if p.is_dir() else [load_direction(p)]
+        if not found:
+            raise InputError(
+                f"no directions in {str(p)!r} (no NAME.safetensors with its NAME.json); give "
+                "a directory written by `backtrack directions`, or a NAME.safetensors file"
+            )
+        directions += found
     if args.names:
         wanted = [n.strip() for n in args.names.split(",") if n.strip()]
         by_name = {d.name: d for d in directions}
