@@ -1,11 +1,12 @@
 """One chat-completions call over HTTP (stdlib only), with retries for transient failures.
 
-Transient: timeouts, refused or reset connections, HTTP 429 and 5xx (Retry-After is honoured).
+Transient: timeouts, refused or reset connections, HTTP 408, 429 and 5xx (Retry-After is honoured).
 Fatal at once: 401/403 (the key), 404 (the URL), other 4xx (the request). After the retries a
 transient failure becomes :class:`JudgeUnavailable`, a one-line CLI error.
 
 Structured output: requests carry a ``response_format`` naming the JSON schema of the reply. A
-server that refuses it (HTTP 4xx other than 401/403/404/408/429) is asked again with the schema
+server that refuses it (HTTP 4xx other than 401/403/404/408/429, or a 5xx whose error names the
+``response_format``, as llama-cpp-python's server answers) is asked again with the schema
 in the ``json_object`` form that llama.cpp's servers read, then with a bare ``json_object``, then
 with no ``response_format``; the first form that works is kept for the rest of the run
 (:class:`ResponseFormats`). A malformed reply is retried with a repair turn (the reply and what
@@ -193,8 +194,14 @@ def _redirect_target(config: JudgeConfig, url: str, err: urllib.error.HTTPError)
 
 
 def _http_error(config: JudgeConfig, err: urllib.error.HTTPError) -> Exception:
-    detail = _excerpt(err)
-    if err.code == 429 or err.code >= 500:
+    text = _body(err)
+    detail = f": {' '.join(text.split())[:160]}" if text else ""
+    if err.code >= 500 and "response_format" in text:
+        # llama-cpp-python's server answers a response_format it cannot validate with HTTP 500
+        return JudgeRejected(
+            f"the judge cannot take the request's response_format (HTTP {err.code}){detail}"
+        )
+    if err.code in (408, 429) or err.code >= 500:
         hint = err.headers.get("Retry-After") if err.headers else None
         try:
             retry_after = float(hint) if hint is not None else None
@@ -214,12 +221,11 @@ def _http_error(config: JudgeConfig, err: urllib.error.HTTPError) -> Exception:
     return JudgeRejected(f"the judge rejected the request (HTTP {err.code}){detail}; check --model")
 
 
-def _excerpt(err: urllib.error.HTTPError) -> str:
+def _body(err: urllib.error.HTTPError) -> str:
     try:
-        text = err.read().decode("utf-8", "replace").strip()
+        return err.read(65536).decode("utf-8", "replace").strip()
     except OSError:
         return ""
-    return f": {' '.join(text.split())[:160]}" if text else ""
 
 
 def _content(raw: bytes) -> str:

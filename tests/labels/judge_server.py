@@ -45,10 +45,13 @@ class JudgeServer:
         script: Callable[[int], Behaviour] = lambda n: ("ok",),
         *,
         refuse_formats: tuple[str, ...] = (),
+        refuse_status: int = 400,
     ) -> None:
         self.script = script
         self.refuse_formats = refuse_formats
-        """``response_format`` types answered with HTTP 400, as by a server that lacks them."""
+        """``response_format`` types answered with ``refuse_status``, as by a server that lacks
+        them (llama-cpp-python's server answers 500 naming the field)."""
+        self.refuse_status = refuse_status
         self.bodies: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -97,7 +100,8 @@ class JudgeServer:
             return self._send(handler, 404, b'{"error": "not found"}')
         asked = (body.get("response_format") or {}).get("type")
         if asked in self.refuse_formats:
-            return self._send(handler, 400, b'{"error": "response_format not supported"}')
+            message = b'{"error": "body.response_format.type: Input should be text or json_object"}'
+            return self._send(handler, self.refuse_status, message)
         behaviour = self.script(n)
         kind = behaviour[0]
         if kind == "status":

@@ -137,10 +137,11 @@ def _format(body: dict) -> str | None:
         (("json_schema", "json_object"), ["json_schema", *FORMS[1:], None]),
     ],
 )
+@pytest.mark.parametrize("status", [400, 422, 500])
 def test_structured_output_is_asked_for_and_the_mode_that_works_is_kept(
-    tmp_path: Path, refused: tuple[str, ...], formats: list[str | None]
+    tmp_path: Path, refused: tuple[str, ...], formats: list[str | None], status: int
 ) -> None:
-    with JudgeServer(refuse_formats=refused) as server:
+    with JudgeServer(refuse_formats=refused, refuse_status=status) as server:
         labeller = judge(server, tmp_path, concurrency=1)
         assert labeller.label_many(ITEMS[:1]) == EXPECTED[:1]
         assert [_format(b) for b in server.bodies] == formats  # two requests, after the fallbacks
