@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help='wrap each "text" as a user message with the tokenizer\'s chat template',
     )
     add_config_arguments(cache, CacheConfig)
+    cache.add_argument(
+        "--ignore-disk-space",
+        action="store_true",
+        help="cache even if the file system has less free space than the printed size estimate",
+    )
     cache.set_defaults(handler=_cache)
 
     store = subparsers.add_parser("store", help="inspect an HDF5 activation store")
@@ -69,7 +74,9 @@ def _cache(args: argparse.Namespace) -> int:
     else:
         with open_store_file(args.out, "r") as f:
             tokens = read_tokens(f)
-    result = cache_activations(loaded, tokens, args.out, cache_cfg)
+    result = cache_activations(
+        loaded, tokens, args.out, cache_cfg, check_disk_space=not args.ignore_disk_space
+    )
     print(
         f"cached {result.rows_written:,} tokens of {result.model_key!r} into {result.path} "
         f"({result.tokens_per_s:,.0f} tok/s)"
