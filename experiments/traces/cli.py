@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_arguments(parser, ModelConfig)
     add_config_arguments(parser, TraceConfig)
+    _escape_default(parser, "plain_template")
     add_config_arguments(parser, GenerationConfig, skip=("seed",))
     parser.add_argument(
         "--sampling-seed",
@@ -37,6 +38,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--overwrite", action="store_true", help="start --out afresh instead of continuing it"
     )
     parser.set_defaults(handler=_traces)
+
+
+def _escape_default(parser: argparse.ArgumentParser, dest: str) -> None:
+    """Show a string default with its newlines as ``\\n`` (help text would print them as spaces)."""
+    action = next(a for a in parser._actions if a.dest == dest)
+    shown = f"(default: {action.default})".replace("%", "%%")
+    escaped = repr(action.default).replace("%", "%%")
+    action.help = (action.help or "").replace(shown, f"(default: {escaped})") + (
+        "; in a shell, pass a newline as $'...\\n...'"
+    )
 
 
 def _traces(args: argparse.Namespace) -> int:
