@@ -125,6 +125,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     from activation_store.directions import load_direction, load_directions
     from activation_store.errors import InputError
+    from activation_store.preflight import check_model_available, check_output_dir
     from probes.comparison import compare, model_space_lookup, write_comparison
 
     directions = []
@@ -153,7 +154,14 @@ def _compare(args: argparse.Namespace) -> int:
         key, sep, model = item.partition("=")
         if not sep:
             raise InputError(f"--lens-model {item!r} must be KEY=MODEL, e.g. base=/models/llama")
+        check_model_available(model, f"--lens-model {key}")
         lens[key] = model
+    check_output_dir(args.out)
+    for d in directions:
+        if d.model not in lens and d.provenance.get("model_id"):
+            check_model_available(
+                str(d.provenance["model_id"]), f"model_id of {d.name!r}; or pass --lens-model"
+            )
     space_for = model_space_lookup(lens, device=args.device, dtype=args.dtype)
     path = write_comparison(compare(directions, space_for, flag_cosine=args.flag_cosine), args.out)
     print(f"compared {len(directions)} directions: {path}")
@@ -162,11 +170,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from activation_store.config_cli import config_from_args
+    from activation_store.preflight import check_output_dir
     from probes.config import ProbeConfig
     from probes.probe_report import write_report
     from probes.probe_run import run_probes
 
     config = config_from_args(ProbeConfig, args)
+    check_output_dir(args.out)
     report = run_probes(args.store, config)
     paths = write_report(report, args.out)
     best = max(report.results, key=lambda r: r.auroc)

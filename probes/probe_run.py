@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from activation_store.errors import InputError
+from activation_store.preflight import check_model_available
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.fitting import Fitter, get_fitter
@@ -60,6 +61,9 @@ def run_probes(store_path: str | Path, config: ProbeConfig) -> ProbeReport:
         hooks = {m: resolve_hooks(store, m, config.layers) for m in models}
         for m in models:
             check_complete(store, m, hooks[m])
+            model_id = str(store.model_attrs(m).get("model_id", ""))
+            if config.token_baseline and model_id:  # its embeddings load after the probe data
+                check_model_available(model_id, f"model_id of store model {m!r}")
         data = build_probe_data(store, config)
         log.info("probing %d rows (%s)", data.n_rows, data.counts["groups"])
         boot = make_bootstrap(data, config.n_bootstrap, config.seed)

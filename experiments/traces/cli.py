@@ -56,9 +56,11 @@ def _traces(args: argparse.Namespace) -> int:
     from activation_store.config_cli import config_from_args
     from activation_store.models.config import ModelConfig
     from activation_store.models.loader import known_specs, load_hf_model
+    from activation_store.preflight import check_model_available, check_output_file
     from experiments.generation.config import GenerationConfig
     from experiments.prompts import load_prompts
     from experiments.traces.config import TraceConfig
+    from experiments.traces.record import iter_traces
     from experiments.traces.run import generate_traces
 
     model_cfg = config_from_args(ModelConfig, args)
@@ -69,6 +71,11 @@ def _traces(args: argparse.Namespace) -> int:
         split=None if trace_cfg.split == "all" else trace_cfg.split,
         categories=trace_cfg.categories or None,
     )[: trace_cfg.limit]
+    check_model_available(model_cfg.model)
+    check_output_file(args.out)
+    if Path(args.out).exists() and not args.overwrite:
+        for _ in iter_traces(args.out):  # the traces to continue must parse
+            pass
     hf_model, tokenizer = load_hf_model(model_cfg)
     model_id = (
         model_cfg.model
