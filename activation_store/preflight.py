@@ -73,12 +73,20 @@ def check_hooks(model: str, hooks: Iterable[str], *, allow_pos_embed: bool = Tru
         parse_hook(hook, n_layers, has_pos_embed=has_pos_embed and allow_pos_embed)
 
 
-def check_output_file(path: str | Path, flag: str = "--out") -> None:
-    """``path`` can be written: not a directory, in an existing writable directory."""
+def check_output_file(
+    path: str | Path, flag: str = "--out", *, create_parents: bool = False
+) -> None:
+    """``path`` can be written: not a directory, in an existing writable directory (or, with
+    ``create_parents``, in one the command creates)."""
     p = Path(path).expanduser()
     if p.is_dir():
         raise InputError(f"{flag} {str(p)!r} is a directory; give a file path")
     parent = p.parent if str(p.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{flag} {str(p)!r} cannot be created: {str(parent)!r} is a file")
+    if create_parents and not parent.exists():
+        check_output_dir(parent, flag)
+        return
     if not parent.is_dir():
         raise InputError(
             f"directory {str(parent)!r} for {flag} does not exist; create it first or choose "

@@ -97,8 +97,10 @@ def _loudly(*args: object, **kwargs: object) -> None:
 def test_traces_and_label_check_their_out_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _fails(["traces", "--model", "tiny-llama", "--out", str(tmp_path / "no" / "t.jsonl")],
-           "does not exist", capsys)  # fmt: skip
+    a_file = tmp_path / "file"
+    a_file.write_text("")
+    _fails(["traces", "--model", "tiny-llama", "--out", str(a_file / "t.jsonl")],
+           "cannot be created", capsys)  # fmt: skip
     _fails(["traces", "--model", "no-such-spec", "--out", str(tmp_path / "t.jsonl")],
            "unknown model", capsys)  # fmt: skip
     broken = tmp_path / "old.jsonl"

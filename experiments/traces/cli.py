@@ -72,7 +72,7 @@ def _traces(args: argparse.Namespace) -> int:
         categories=trace_cfg.categories or None,
     )[: trace_cfg.limit]
     check_model_available(model_cfg.model)
-    check_output_file(args.out)
+    check_output_file(args.out, create_parents=True)
     if Path(args.out).exists() and not args.overwrite:
         for _ in iter_traces(args.out):  # the traces to continue must parse
             pass
