@@ -1,9 +1,11 @@
 """``backtrack study run`` killed with SIGKILL mid-step, then rerun: the same study as one run.
 
-A tiny study (two tiny-llama checkpoints whose generations open with a scripted thinking text,
-see :mod:`tests.study.scripted_driver`) runs once uninterrupted; a second copy is killed -9 while
-its steering sweep writes generations, and the same command is run again. Its findings and every
-deterministic step output must equal the uninterrupted study's (paths aside).
+A tiny study (two tiny-llama checkpoints whose generations open with a scripted thinking text)
+runs once uninterrupted; a second copy is killed -9 while its steering sweep writes generations,
+and the same command is run again. Its findings and every deterministic step output must equal
+the uninterrupted study's (paths aside).
+
+Run as a module, this file is the study command with scripted generation (see :func:`_drive`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,8 +70,13 @@ DETERMINISTIC = (
 """Outputs that depend only on the config and the seed (not on timing or the machine)."""
 
 
+THOUGHT = "First, 5 + 8 = 13. Wait, that is wrong. Hmm, 5 + 8 = 13 is right. So the answer is 13."
+"""What every generation opens with: two backtracking sentences, so the tiny random models give
+the study labelled events to work on."""
+
+
 def _cmd(config: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "tests.study.scripted_driver", str(config), str(out)]
+    return [sys.executable, "-m", "tests.study.test_kill_resume", str(config), str(out)]
 
 
 def _env() -> dict[str, str]:
@@ -136,3 +144,37 @@ def test_a_study_killed_mid_step_resumes_to_the_same_results(tmp_path: Path) -> 
     assert 0 < written < len((whole / sweep).read_bytes().splitlines())  # killed mid-step
     assert _normalized(whole / sweep, whole) == _normalized(killed / sweep, killed)
     assert compared >= 10
+
+
+def _drive(config_path: str, out: str) -> int:
+    """``backtrack study run CONFIG --out OUT`` with ``sae = None`` (which TOML cannot say), where
+    local checkpoints load as usual and then get the forward hooks of
+    :func:`tests.generation.helpers.scripted`. The study runs its steps in this process
+    (``--jobs 1``), so every step sees the hooks."""
+    import dataclasses
+
+    from activation_store.models import hf_local, loader
+    from experiments.cli import configure_logging
+    from experiments.study.cli import _run_or_check
+    from experiments.study.config import load_study_config
+    from tests.generation.helpers import scripted
+
+    original, keep = hf_local.load_local_hf, []
+
+    def scripted_load(checkpoint: Any, *, dtype: Any) -> tuple[Any, Any]:
+        model, tokenizer = original(checkpoint, dtype=dtype)
+        ids = tokenizer.encode(THOUGHT, add_special_tokens=False)
+        hooks = scripted(model, [[*ids, tokenizer.convert_tokens_to_ids("</think>")]])
+        hooks.__enter__()
+        keep.append(hooks)  # collected, it would remove its hooks
+        return model, tokenizer
+
+    hf_local.load_local_hf = scripted_load  # type: ignore[assignment]
+    loader.load_local_hf = scripted_load  # type: ignore[assignment]
+    configure_logging(verbose=False)
+    config = dataclasses.replace(load_study_config(config_path), sae=None)
+    return _run_or_check(config, out, dry_run=False)
+
+
+if __name__ == "__main__":
+    sys.exit(_drive(*sys.argv[1:]))
