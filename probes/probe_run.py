@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from activation_store.core.errors import InputError
+from activation_store.preflight import check_model_available
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.fitting import Fitter
@@ -62,6 +63,9 @@ def run_probes(store_path: str | Path, config: ProbeConfig) -> ProbeReport:
         hooks = {m: resolve_hooks(store, m, config.layers) for m in models}
         for m in models:
             check_complete(store, m, hooks[m])
+            model_id = str(store.model_attrs(m).get("model_id", ""))
+            if config.token_baseline and model_id:  # its embeddings load after the probe data
+                check_model_available(model_id, f"model_id of store model {m!r}")
         layout = store_layout(store, models[0]) if _needs_layout(config) else None
         data = build_probe_data(store, config, layout)
         log.info("probing %d rows (%s)", data.n_rows, data.counts["groups"])

@@ -106,7 +106,7 @@ def add_config_arguments(
         default = None if required else _default(field)
         help_text = docs.get(field.name, "").replace("%", "%%")  # argparse formats help with %
         if not required:
-            help_text += f" (default: {_show(default)})"
+            help_text += f" (default: {_show(default)})".replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": field.name, "help": help_text, "required": required}
         origin = get_origin(tp)
         if tp is bool:
@@ -144,6 +144,8 @@ def _default(field: dataclasses.Field[Any]) -> Any:
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value) or "none"
+    if isinstance(value, str) and ("\n" in value or "\t" in value):
+        return repr(value)  # help text would print a newline as a space: show it escaped
     return str(value)
 
 
