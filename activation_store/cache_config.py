@@ -38,6 +38,11 @@ class CacheConfig:
     forward already uses every core and a writer thread slows OpenMP down more than it saves)."""
     fsync: bool = False
     """fsync each batch before committing it (survives power loss, not just a killed process)."""
+    capture: Literal["hf", "transformer_lens"] = "hf"
+    """How activations are taken: hf = forward hooks on the Hugging Face modules (weights loaded
+    straight to the device, no conversion); transformer_lens = the converted HookedTransformer's
+    hooks (the older path; same tensors, another weights fingerprint, so resume with the path a
+    store was started with)."""
 
     def __post_init__(self) -> None:
         if not self.hooks:

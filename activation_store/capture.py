@@ -1,5 +1,11 @@
 """Caching a model's activations at several hooks into a store, one forward pass per batch.
 
+Two capture paths write the same store: a :class:`~activation_store.hf_capture.CaptureModel`
+(the default of ``backtrack cache``: forward hooks on the Hugging Face modules, rows converted to
+the store dtype on the device and staged in pinned host buffers, see
+:mod:`activation_store.hf_capture` and :mod:`activation_store.staging`) or a TransformerLens
+:class:`~activation_store.models.loader.LoadedModel` (``--capture transformer_lens``).
+
 Sequences are batched in store order and right-padded: with causal attention no real token ever
 attends to a pad after it, and rotary/learned positions start at 0 for each sequence, so the stored
 rows equal a run on each sequence alone (tested). Pads are never stored. The forward pass stops
@@ -32,6 +38,12 @@ from activation_store.create import (
     prepare_model,
 )
 from activation_store.h5io import open_store_file
+from activation_store.hf_capture import (
+    STORE_TORCH_DTYPES,
+    CaptureModel,
+    HookCapture,
+    rows_for_store,
+)
 from activation_store.models.hooks import (
     HookSpec,
     hf_module_path,
@@ -40,6 +52,7 @@ from activation_store.models.hooks import (
     stop_layer,
 )
 from activation_store.models.loader import LoadedModel
+from activation_store.staging import HostStaging
 from activation_store.token_input import tokenizer_id
 from activation_store.tokens import TokenTable
 from activation_store.writer import ActivationWriter
@@ -103,8 +116,12 @@ def _committed_now(out: Path, key: str) -> int:
         return int(f[counter][()]) if counter in f else 0
 
 
+Capturable = LoadedModel | CaptureModel
+"""Either capture path's model."""
+
+
 def cache_activations(
-    loaded: LoadedModel,
+    loaded: Capturable,
     tokens: TokenTable,
     out: str | Path,
     config: CacheConfig,
@@ -121,16 +138,14 @@ def cache_activations(
     and ``--resume`` continues once space is freed.
     """
     out = Path(out)
-    model = loaded.model
-    specs = [parse_hook(h, model.cfg.n_layers) for h in config.hooks]
+    n_layers, d_model, n_ctx = _shape(loaded)
+    specs = [parse_hook(h, n_layers) for h in config.hooks]
     key = config.name or default_model_key(loaded.model_id)
-    _check_lengths(tokens, model.cfg.n_ctx)
+    _check_lengths(tokens, n_ctx)
     if check_disk_space:
         done = _committed_now(out, key) if config.resume else 0
         n_rows = tokens.n_tokens - done
-        _check_free_space(
-            out, estimate_bytes(n_rows, model.cfg.d_model, len(specs), config.store_dtype)
-        )
+        _check_free_space(out, estimate_bytes(n_rows, d_model, len(specs), config.store_dtype))
     _ensure_store(out, tokens, loaded, config, key)
     entry = _model_entry(loaded, key, specs, config)
     start = prepare_model(out, entry, mode=config.mode)
@@ -147,7 +162,6 @@ def cache_activations(
         out,
         f" (resuming at row {start:,})" if start else "",
     )
-    stop = stop_layer(specs, model.cfg.n_layers)
     t0 = time.perf_counter()
     bar = tqdm(
         total=remaining, unit="tok", unit_scale=True, desc=f"cache {key}", disable=not progress
@@ -155,6 +169,7 @@ def cache_activations(
     background = config.writer_thread == "on" or (
         config.writer_thread == "auto" and loaded.device.type == "cuda"
     )
+    batches = _batches(tokens, start, config, pad_id=_pad_id(loaded))
     try:
         with ActivationWriter(
             out,
@@ -164,16 +179,70 @@ def cache_activations(
             fsync=config.fsync,
             background=background,
         ) as writer:
-            for index, (row_start, batch, lengths) in enumerate(
-                _batches(tokens, start, config, pad_id=_pad_id(loaded))
-            ):
-                acts = _forward(model, batch.to(model.cfg.device), lengths, specs, stop)
-                writer.submit(index, row_start, acts)
-                bar.update(int(sum(lengths)))
+            if isinstance(loaded, CaptureModel):
+                _run_hf(loaded, tokens, specs, config, batches, writer, bar, background)
+            else:
+                stop = stop_layer(specs, n_layers)
+                for index, (row_start, batch, lengths) in enumerate(batches):
+                    acts = _forward(loaded.model, batch.to(loaded.device), lengths, specs, stop)
+                    writer.submit(index, row_start, acts)
+                    bar.update(int(sum(lengths)))
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
     return CacheResult(path=out, model_key=key, rows_written=remaining, seconds=seconds)
+
+
+def _shape(loaded: Capturable) -> tuple[int, int, int]:
+    """(n_layers, d_model, longest accepted sequence) of either kind of model."""
+    if isinstance(loaded, CaptureModel):
+        return loaded.n_layers, loaded.d_model, loaded.n_ctx
+    cfg = loaded.model.cfg
+    return int(cfg.n_layers), int(cfg.d_model), int(cfg.n_ctx)
+
+
+def _run_hf(
+    loaded: CaptureModel,
+    tokens: TokenTable,
+    specs: list[HookSpec],
+    config: CacheConfig,
+    batches: Iterator[tuple[int, torch.Tensor, list[int]]],
+    writer: ActivationWriter,
+    bar: tqdm,  # type: ignore[type-arg]
+    background: bool,
+) -> None:
+    """The HF capture loop: forward with hooks, rows converted on the device, then either staged
+    into the host buffers for the writer thread or (writer inline, on a CPU) written directly."""
+    device = loaded.device
+    staging: HostStaging | None = None
+    if background:
+        lengths = tokens.offsets[1:] - tokens.offsets[:-1]
+        staging = HostStaging(
+            [s.name for s in specs],
+            max_rows=max(config.batch_tokens, int(lengths.max())),
+            d_model=loaded.d_model,
+            dtype=STORE_TORCH_DTYPES[config.store_dtype],
+            device=device,
+            n_slots=max(2, config.queue_size),
+        )
+    with HookCapture(loaded.hf_model, loaded.architecture, specs) as capture:
+        for index, (row_start, batch, lengths) in enumerate(batches):
+            acts = capture.run(batch.to(device, non_blocking=True))
+            rows, stats = rows_for_store(acts, lengths, config.store_dtype)
+            del acts
+            if staging is None:
+                writer.submit(index, row_start, rows, stats=stats)
+            else:
+                staged = staging.stage(rows, stats, wait=writer.raise_pending)
+                writer.submit(
+                    index,
+                    row_start,
+                    staged.rows,
+                    stats=staged.stats,
+                    ready=staged.ready,
+                    release=staged.release,
+                )
+            bar.update(int(sum(lengths)))
 
 
 def _forward(
@@ -233,7 +302,7 @@ def _pack(tokens: TokenTable, seqs: list[int], pad_id: int) -> tuple[int, torch.
     return int(tokens.offsets[seqs[0]]), batch, lengths
 
 
-def _pad_id(loaded: LoadedModel) -> int:
+def _pad_id(loaded: Capturable) -> int:
     tok = loaded.tokenizer
     for candidate in (tok.pad_token_id, tok.eos_token_id, 0):
         if candidate is not None:
@@ -252,7 +321,7 @@ def _check_lengths(tokens: TokenTable, n_ctx: int) -> None:
 
 
 def _ensure_store(
-    out: Path, tokens: TokenTable, loaded: LoadedModel, config: CacheConfig, key: str
+    out: Path, tokens: TokenTable, loaded: Capturable, config: CacheConfig, key: str
 ) -> None:
     creating = {"tokens_from": "cache", "first_model": loaded.model_id, **asdict(config)}
     if not out.exists():
@@ -272,17 +341,18 @@ def _ensure_store(
 
 
 def _model_entry(
-    loaded: LoadedModel, key: str, specs: list[HookSpec], config: CacheConfig
+    loaded: Capturable, key: str, specs: list[HookSpec], config: CacheConfig
 ) -> ModelEntry:
-    cfg = loaded.model.cfg
+    n_layers, d_model, _ = _shape(loaded)
+    dtype = loaded.dtype if isinstance(loaded, CaptureModel) else loaded.model.cfg.dtype
     return ModelEntry(
         key=key,
         model_id=loaded.model_id,
         architecture=loaded.architecture,
         fingerprint=loaded.fingerprint,
-        d_model=int(cfg.d_model),
-        n_layers=int(cfg.n_layers),
-        model_dtype=str(cfg.dtype).removeprefix("torch."),
+        d_model=d_model,
+        n_layers=n_layers,
+        model_dtype=str(dtype).removeprefix("torch."),
         tokenizer_id=tokenizer_id(loaded.tokenizer),
         hooks=tuple(
             HookEntry(

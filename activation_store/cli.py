@@ -69,7 +69,12 @@ def _cache(args: argparse.Namespace) -> int:
     if args.tokens is None and not Path(args.out).exists():
         raise InputError(f"--tokens is required: store {args.out!r} does not exist yet")
     _check_cache_inputs(args, model_cfg, cache_cfg)
-    loaded = load_model(model_cfg)
+    if cache_cfg.capture == "hf":
+        from activation_store.hf_capture import load_capture_model
+
+        loaded: Any = load_capture_model(model_cfg)
+    else:
+        loaded = load_model(model_cfg)
     if args.tokens is not None:
         tokens = load_token_file(args.tokens, loaded.tokenizer, chat_template=args.chat_template)
     else:

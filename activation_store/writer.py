@@ -14,7 +14,7 @@ import logging
 import os
 import queue
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -49,6 +49,8 @@ class _Batch:
     n_rows: int
     tensors: dict[str, torch.Tensor]
     ready: torch.cuda.Event | None
+    stats: Mapping[str, torch.Tensor] | None = None
+    release: Callable[[], None] | None = None
 
 
 class ActivationWriter:
@@ -62,6 +64,11 @@ class ActivationWriter:
     ``submit(batch_index, row_start, {hook: tensor[n_rows, d_model]})`` queues a batch; a failure on
     the writer thread (NaN/inf activations, float16 overflow, disk errors) is raised as a
     :class:`StoreError` at the next ``submit`` or at exit, and the batch it names is not committed.
+
+    Tensors already staged on the host (see :mod:`activation_store.staging`) come with ``ready``
+    (the CUDA event their copies end at), ``stats`` (the checks computed on the device, see
+    :func:`~activation_store.hf_capture.rows_for_store`) and ``release`` (called once the batch is
+    written or dropped, to hand its buffers back).
     """
 
     def __init__(
@@ -93,7 +100,32 @@ class ActivationWriter:
             self._thread.start()
 
     # -- producer side -------------------------------------------------------------------------
-    def submit(self, batch_index: int, row_start: int, acts: Mapping[str, torch.Tensor]) -> None:
+    def submit(
+        self,
+        batch_index: int,
+        row_start: int,
+        acts: Mapping[str, torch.Tensor],
+        *,
+        stats: Mapping[str, torch.Tensor] | None = None,
+        ready: torch.cuda.Event | None = None,
+        release: Callable[[], None] | None = None,
+    ) -> None:
+        try:
+            self._submit(batch_index, row_start, acts, stats, ready, release)
+        except BaseException:
+            if release is not None:
+                release()
+            raise
+
+    def _submit(
+        self,
+        batch_index: int,
+        row_start: int,
+        acts: Mapping[str, torch.Tensor],
+        stats: Mapping[str, torch.Tensor] | None,
+        ready: torch.cuda.Event | None,
+        release: Callable[[], None] | None,
+    ) -> None:
         self._raise_pending()
         if set(acts) != set(self._datasets):
             raise StoreError(
@@ -110,9 +142,15 @@ class ActivationWriter:
             )
         if row_start + rows > self._n_tokens:
             raise StoreError(f"batch {batch_index} runs past the store's {self._n_tokens} rows")
-        tensors, ready = self._to_host(acts)
+        if ready is None:
+            tensors, ready = self._to_host(acts)
+            if stats is not None and ready is not None:
+                stats = {k: v.to("cpu", non_blocking=True) for k, v in stats.items()}
+                ready.record()
+        else:
+            tensors = dict(acts)
         self.next_row += rows
-        batch = _Batch(batch_index, row_start, rows, tensors, ready)
+        batch = _Batch(batch_index, row_start, rows, tensors, ready, stats, release)
         if self._background:
             self._put(batch)
         else:
@@ -142,6 +180,10 @@ class ActivationWriter:
             except queue.Full:
                 self._raise_pending()
 
+    def raise_pending(self) -> None:
+        """Raise the writer thread's failure, if any (as :class:`StoreError`)."""
+        self._raise_pending()
+
     def _raise_pending(self) -> None:
         if self._error is not None:
             err = self._error
@@ -154,6 +196,7 @@ class ActivationWriter:
             if item is _STOP:
                 return
             if self._error is not None:
+                _release(item)  # type: ignore[arg-type]
                 continue  # drain without writing after a failure
             try:
                 self._write(item)  # type: ignore[arg-type]
@@ -161,6 +204,12 @@ class ActivationWriter:
                 self._error = err
 
     def _write(self, batch: _Batch) -> None:
+        try:
+            self._write_batch(batch)
+        finally:
+            _release(batch)
+
+    def _write_batch(self, batch: _Batch) -> None:
         if batch.ready is not None:
             batch.ready.synchronize()
         arrays = {hook: self._checked(batch, hook, t) for hook, t in batch.tensors.items()}
@@ -184,6 +233,8 @@ class ActivationWriter:
         self.committed_rows = hi
 
     def _checked(self, batch: _Batch, hook: str, t: torch.Tensor) -> np.ndarray:
+        if batch.stats is not None:
+            return self._checked_on_device(batch, hook, t)
         if t.dtype in (torch.bfloat16, torch.float16):
             t = t.float()  # bfloat16 → float32 is exact
         arr = t.numpy()
@@ -201,6 +252,25 @@ class ActivationWriter:
                     f"{schema.FLOAT16_MAX:.0f}; nothing of it was stored; use --store-dtype float32"
                 )
         return arr.astype(self._store_dtype, copy=False)
+
+    def _checked_on_device(self, batch: _Batch, hook: str, t: torch.Tensor) -> np.ndarray:
+        assert batch.stats is not None
+        nonfinite, bad, peak = (float(v) for v in batch.stats[hook].tolist())
+        if nonfinite:
+            raise StoreError(
+                f"batch {batch.index} ({hook}) has NaN/inf activations at row "
+                f"{batch.row_start + int(bad)}; nothing of it was stored (check the model's dtype, "
+                "e.g. --dtype float32)"
+            )
+        if self._store_dtype == np.float16 and peak > schema.FLOAT16_MAX:
+            raise StoreError(
+                f"batch {batch.index} ({hook}) has activations up to {peak:.4g}, beyond float16's "
+                f"{schema.FLOAT16_MAX:.0f}; nothing of it was stored; use --store-dtype float32"
+            )
+        arr = t.numpy()
+        if arr.dtype != self._store_dtype:
+            raise StoreError(f"batch {batch.index} ({hook}) is {arr.dtype}, the store {self._store_dtype}")
+        return arr
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
@@ -233,6 +303,11 @@ class ActivationWriter:
                 log.error("%s", err)
             return
         self.close()
+
+
+def _release(batch: _Batch) -> None:
+    if batch.release is not None:
+        batch.release()
 
 
 def _fsync_path(path: Path) -> None:

@@ -68,9 +68,12 @@ def check_local_dir(path: str | Path) -> LocalCheckpoint:
 
 
 def load_local_hf(
-    checkpoint: LocalCheckpoint, *, dtype: torch.dtype
+    checkpoint: LocalCheckpoint, *, dtype: torch.dtype, device: torch.device | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load the HF model (CPU, ``dtype``, eval mode) and its own tokenizer; never touches the hub."""
+    """Load the HF model (``dtype``, eval mode) and its own tokenizer; never touches the hub.
+
+    On the CPU by default; with ``device`` the weights are loaded straight onto it (``device_map``),
+    never held in full on the host."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     path = str(checkpoint.path)
@@ -88,6 +91,7 @@ def load_local_hf(
             dtype=dtype,
             local_files_only=True,
             output_loading_info=True,
+            **({"device_map": {"": device}} if device is not None and device.type != "cpu" else {}),
         )
     missing = sorted(info.get("missing_keys", ()))
     mismatched = info.get("mismatched_keys", ())
@@ -97,7 +101,7 @@ def load_local_hf(
             f"{len(missing)} missing and {len(mismatched)} mis-shaped weights in {path!r} "
             f"(e.g. {example}); the checkpoint is incomplete or belongs to another architecture"
         )
-    logger.info("loaded %s (%s, %s) from %s", checkpoint.architecture, dtype, "cpu", path)
+    logger.info("loaded %s (%s, %s) from %s", checkpoint.architecture, dtype, device or "cpu", path)
     return model.eval(), tokenizer
 
 
