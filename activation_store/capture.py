@@ -148,6 +148,7 @@ def cache_activations(
         _check_free_space(out, estimate_bytes(n_rows, d_model, len(specs), config.store_dtype))
     _ensure_store(out, tokens, loaded, config, key)
     entry = _model_entry(loaded, key, specs, config)
+    _refuse_joined(out, key)
     start = prepare_model(out, entry, mode=config.mode)
     if start not in set(tokens.offsets.tolist()):
         raise StoreError(f"store {str(out)!r}: committed rows {start} do not end on a sequence")
@@ -191,6 +192,18 @@ def cache_activations(
         bar.close()
     seconds = time.perf_counter() - t0
     return CacheResult(path=out, model_key=key, rows_written=remaining, seconds=seconds)
+
+
+def _refuse_joined(out: Path, key: str) -> None:
+    """A data-parallel (joined) entry is resumed by the same number of processes, not by one."""
+    with open_store_file(out, "r") as f:
+        group = f.get(f"{schema.ACTIVATIONS}/{key}")
+        shards = None if group is None else group.attrs.get("shards")
+    if shards is not None:
+        raise StoreError(
+            f"model {key!r} in {str(out)!r} joins {len(json.loads(shards))} shards cached by as "
+            f"many processes; rerun with --nproc {len(json.loads(shards))}"
+        )
 
 
 def _shape(loaded: Capturable) -> tuple[int, int, int]:
@@ -276,8 +289,18 @@ def _batches(
     tokens: TokenTable, start_row: int, config: CacheConfig, *, pad_id: int
 ) -> Iterator[tuple[int, torch.Tensor, list[int]]]:
     """Consecutive sequences from ``start_row`` on, packed up to ``batch_tokens`` padded tokens."""
+    first = tokens.offsets.tolist().index(start_row)
+    for seqs in batch_plan(tokens, config, first):
+        yield _pack(tokens, seqs, pad_id)
+
+
+def batch_plan(tokens: TokenTable, config: CacheConfig, first: int = 0) -> Iterator[list[int]]:
+    """The sequence indices of each batch from sequence ``first`` on (greedy, in store order).
+
+    A batch boundary stays one whatever sequence the plan starts at, when that sequence starts a
+    batch: resuming, or a data-parallel shard cut at a boundary, batches exactly as one run does
+    (so the rows are bitwise the same)."""
     offsets = tokens.offsets.tolist()
-    first = offsets.index(start_row)
     seqs: list[int] = []
     width = 0
     for s in range(first, tokens.n_sequences):
@@ -286,12 +309,12 @@ def _batches(
             max(width, n) * (len(seqs) + 1) > config.batch_tokens
             or len(seqs) >= config.max_batch_size
         ):
-            yield _pack(tokens, seqs, pad_id)
+            yield seqs
             seqs, width = [], 0
         seqs.append(s)
         width = max(width, n)
     if seqs:
-        yield _pack(tokens, seqs, pad_id)
+        yield seqs
 
 
 def _pack(tokens: TokenTable, seqs: list[int], pad_id: int) -> tuple[int, torch.Tensor, list[int]]:

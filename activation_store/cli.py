@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from activation_store.core.configs import add_config_arguments
@@ -37,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_arguments(cache, CacheConfig)
     cache.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data parallel: cache with N processes (launches torchrun --standalone "
+        "--nproc-per-node N; each caches a shard, --out joins them); on CUDA rank r uses cuda:r",
+    )
+    cache.add_argument(
         "--ignore-disk-space",
         action="store_true",
         help="cache even if the file system has less free space than the printed size estimate",
@@ -66,9 +74,16 @@ def _cache(args: argparse.Namespace) -> int:
 
     model_cfg = config_from_args(ModelConfig, args)
     cache_cfg = config_from_args(CacheConfig, args)
+    if args.nproc < 1:
+        raise InputError(f"--nproc {args.nproc}: need at least 1 process")
     if args.tokens is None and not Path(args.out).exists():
         raise InputError(f"--tokens is required: store {args.out!r} does not exist yet")
     _check_cache_inputs(args, model_cfg, cache_cfg)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if args.nproc > 1 and world == 1:
+        return _launch_torchrun(args.nproc)
+    if world > 1:
+        model_cfg = _rank_device(model_cfg)
     if cache_cfg.capture == "hf":
         from activation_store.hf_capture import load_capture_model
 
@@ -80,6 +95,19 @@ def _cache(args: argparse.Namespace) -> int:
     else:
         with open_store_file(args.out, "r") as f:
             tokens = read_tokens(f)
+    if world > 1:
+        from activation_store.shards import cache_sharded, torch_comm
+
+        comm = torch_comm()
+        result = cache_sharded(
+            loaded, tokens, args.out, cache_cfg, comm, check_disk_space=not args.ignore_disk_space
+        )
+        print(
+            f"rank {comm.rank}/{comm.world}: cached {result.rows_written:,} tokens of "
+            f"{result.model_key!r} into {result.path} ({result.tokens_per_s:,.0f} tok/s), "
+            f"joined in {args.out}"
+        )
+        return 0
     result = cache_activations(
         loaded, tokens, args.out, cache_cfg, check_disk_space=not args.ignore_disk_space
     )
@@ -88,6 +116,37 @@ def _cache(args: argparse.Namespace) -> int:
         f"({result.tokens_per_s:,.0f} tok/s)"
     )
     return 0
+
+
+def _launch_torchrun(nproc: int) -> int:
+    """Rerun this command line under ``torchrun --standalone --nproc-per-node nproc``."""
+    import subprocess
+    import sys
+
+    argv, skip = [], False
+    for arg in sys.argv[1:]:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            argv.append(arg)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    cmd += ["--nproc-per-node", str(nproc), "-m", "experiments.cli", *argv]
+    return subprocess.run(cmd).returncode
+
+
+def _rank_device(model_cfg: Any) -> Any:
+    """On CUDA, rank r of a torchrun launch uses GPU ``LOCAL_RANK``."""
+    import dataclasses
+
+    if model_cfg.device in ("cuda", "auto"):
+        import torch
+
+        if torch.cuda.is_available():
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            return dataclasses.replace(model_cfg, device=f"cuda:{local}")
+    return model_cfg
 
 
 def _check_cache_inputs(args: argparse.Namespace, model_cfg: Any, cache_cfg: Any) -> None:

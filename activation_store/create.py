@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -132,12 +132,24 @@ def already_cached(path: str | Path, key: str, committed: int, n_tokens: int) ->
     )
 
 
-def prepare_model(path: str | Path, entry: ModelEntry, *, mode: ResumeMode) -> int:
+VirtualSource = tuple[str, int, int]
+"""(file relative to the store's folder, first row, end row): rows ``[first, end)`` of every hook
+live in that file's dataset of the same name (a shard store, see :mod:`activation_store.shards`)."""
+
+
+def prepare_model(
+    path: str | Path,
+    entry: ModelEntry,
+    *,
+    mode: ResumeMode,
+    sources: Sequence[VirtualSource] | None = None,
+) -> int:
     """Make room for ``entry`` in the store and return the row to start caching at.
 
     ``mode="new"`` refuses a model already present; ``"resume"`` continues it after checking that
     the model, hooks and storage settings are the same; ``"overwrite"`` recomputes that model's
-    entry (other models and labels are kept).
+    entry (other models and labels are kept). With ``sources`` the hooks are HDF5 virtual
+    datasets joining those files' rows (readers see ordinary ``[n_tokens, d_model]`` datasets).
     """
     schema.check_model_key(entry.key)
     with open_store_file(path, "r+") as f:
@@ -152,7 +164,7 @@ def prepare_model(path: str | Path, entry: ModelEntry, *, mode: ResumeMode) -> i
                 return committed
             del f[group_path]
             del f[schema.committed_path(entry.key)]
-        _create_model_group(f, entry)
+        _create_model_group(f, entry, sources)
         f.flush()
     return 0
 
@@ -177,7 +189,9 @@ def _check_resumable(group: h5py.Group, entry: ModelEntry) -> None:
         )
 
 
-def _create_model_group(f: h5py.File, entry: ModelEntry) -> None:
+def _create_model_group(
+    f: h5py.File, entry: ModelEntry, sources: Sequence[VirtualSource] | None = None
+) -> None:
     n_tokens = int(f.attrs["n_tokens"])
     group = f.create_group(f"{schema.ACTIVATIONS}/{entry.key}", track_order=True)
     attrs = asdict(entry)
@@ -190,7 +204,10 @@ def _create_model_group(f: h5py.File, entry: ModelEntry) -> None:
     dtype = np.dtype(entry.store_dtype).newbyteorder("<")
     rows = block_rows(entry.d_model, dtype.itemsize)
     for hook in entry.hooks:
-        ds = _create_activation_dataset(group, hook.name, n_tokens, entry, dtype, rows)
+        if sources is None:
+            ds = _create_activation_dataset(group, hook.name, n_tokens, entry, dtype, rows)
+        else:
+            ds = _create_virtual_dataset(group, hook.name, n_tokens, entry, dtype, sources)
         ds.attrs["hook"] = hook.name
         ds.attrs["layer"] = -1 if hook.layer is None else hook.layer
         ds.attrs["meaning"] = hook.meaning
@@ -198,6 +215,27 @@ def _create_model_group(f: h5py.File, entry: ModelEntry) -> None:
         ds.attrs["block_rows"] = rows
     # The counter is written at creation, so its storage exists before caching starts.
     f.create_dataset(schema.committed_path(entry.key), data=np.int64(0))
+
+
+def _create_virtual_dataset(
+    group: h5py.Group,
+    name: str,
+    n_tokens: int,
+    entry: ModelEntry,
+    dtype: np.dtype,
+    sources: Sequence[VirtualSource],
+) -> h5py.Dataset:
+    layout = h5py.VirtualLayout(shape=(n_tokens, entry.d_model), dtype=dtype)
+    covered = 0
+    for file, lo, hi in sources:
+        if lo != covered or hi <= lo:
+            raise StoreError(f"virtual sources must tile the rows in order; got {lo}:{hi}")
+        dataset = f"{schema.ACTIVATIONS}/{entry.key}/{name}"
+        layout[lo:hi] = h5py.VirtualSource(file, dataset, shape=(hi - lo, entry.d_model))
+        covered = hi
+    if covered != n_tokens:
+        raise StoreError(f"virtual sources cover {covered} of {n_tokens} rows")
+    return group.create_virtual_dataset(name, layout, fillvalue=0)
 
 
 def _create_activation_dataset(
