@@ -195,6 +195,10 @@ class HookCapture:
         except _Done:
             pass
         captured, self._captured = self._captured, {}
+        for spec in self.specs:  # HF's position embeddings are [1, pos, d_model]: broadcast them
+            if spec.kind == "pos_embed":
+                t = captured[spec.name]
+                captured[spec.name] = t.expand(input_ids.shape[0], *t.shape[1:])
         missing = [s.name for s in self.specs if s.name not in captured]
         if missing:
             raise RuntimeError(f"hooks {missing} did not fire in the forward pass")
