@@ -289,6 +289,64 @@ def measure_tl_forward(model: Any, args: Any, device: torch.device) -> dict[str,
     return figures
 
 
+def measure_store_capture(
+    model: Any, args: Any, device: torch.device, bare_tok_s: float
+) -> dict[str, Any]:
+    """``backtrack cache``'s own path (HF hooks, rows converted on the device, pinned staging,
+    writer thread, HDF5 store) on the same blocks and batch shape, over the bare forward's tok/s;
+    with the process's peak host RAM (the weights were built on the device, as caching loads them)."""
+    import tempfile
+
+    from _common import peak_rss_mb
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+    from activation_store.cache_config import CacheConfig
+    from activation_store.capture import cache_activations
+    from activation_store.hf_capture import CaptureModel
+    from activation_store.models.config import ModelConfig
+    from activation_store.models.tiny import tiny_tokenizer
+    from activation_store.tokens import TokenTable
+
+    cap = CaptureModel(
+        hf_model=model,
+        tokenizer=tiny_tokenizer(),
+        model_id="real-scale-random",
+        architecture="LlamaForCausalLM",
+        fingerprint="random",
+        config=ModelConfig(model="real-scale-random", device=str(device)),
+        n_ctx=args.seq,
+    )
+    n_run = min(args.layers_to_run, len(model.model.layers))  # as measure_forward
+    cached = [layer for layer in args.cached_layers if layer < n_run] or [n_run - 1]
+    hooks = tuple(f"blocks.{layer}.hook_resid_post" for layer in cached)
+    n_batches = max(8, 2 * args.repeats)
+    gen = torch.Generator().manual_seed(0)
+    vocab = int(model.config.vocab_size)
+
+    def run(n: int) -> float:
+        n_seq = n * args.forward_batch
+        ids = torch.randint(0, vocab, (n_seq, args.seq), generator=gen).tolist()
+        tokens = TokenTable.from_sequences([f"s{i}" for i in range(n_seq)], ids)
+        config = CacheConfig(hooks=hooks, name="m", batch_tokens=args.forward_batch * args.seq)
+        with tempfile.TemporaryDirectory(prefix="real-scale-cache-") as tmp:
+            result = cache_activations(
+                cap, tokens, Path(tmp) / "s.h5", config, progress=False, check_disk_space=False
+            )
+        return result.tokens_per_s
+
+    run(1)  # warm-up: allocator, pinned buffers
+    tok_s = run(n_batches)
+    return {
+        "hooks": list(hooks),
+        "batches": n_batches,
+        "batch": [args.forward_batch, args.seq],
+        "tok_s": round(tok_s, 1),
+        "capture_over_bare": round(tok_s / bare_tok_s, 3),
+        "peak_host_rss_gb": round(peak_rss_mb() / 1e3, 2),
+    }
+
+
 def int_list(text: str) -> list[int]:
     return [int(p) for p in text.split(",") if p.strip()]
 
@@ -375,6 +433,12 @@ def main() -> None:
             f"peak {phase.get('peak_gb', '-')} GB"
         )
     print(f"capture/bare {forward['capture_over_bare']:.3f}; weights {figures['weights_gb']} GB")
+    store = measure_store_capture(model, args, device, forward["bare"]["tok_s"])
+    figures["store_capture"] = store
+    print(
+        f"backtrack cache path into a store: {store['tok_s']:10.1f} tok/s, "
+        f"over bare {store['capture_over_bare']:.3f}; peak host RSS {store['peak_host_rss_gb']} GB"
+    )
     if args.tl:
         try:
             tl = measure_tl_forward(model, args, device)

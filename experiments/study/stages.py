@@ -232,8 +232,17 @@ def _probe_config(config: StudyConfig, seed: int) -> ProbeConfig:
         max_negatives=config.probe_max_negatives,
         n_bootstrap=config.probe_n_bootstrap,
         n_shuffles=config.probe_n_shuffles,
-        backend="torch" if config.device.startswith("cuda") else "sklearn",
+        backend="torch" if _on_cuda(config.device) else "sklearn",
     )
+
+
+def _on_cuda(device: str) -> bool:
+    """The study runs on a CUDA GPU: probes then use the batched torch backend there."""
+    if device == "auto":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    return device.startswith("cuda")
 
 
 def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
