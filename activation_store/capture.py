@@ -229,10 +229,10 @@ def _run_hf(
     device = loaded.device
     staging: HostStaging | None = None
     if background:
-        lengths = tokens.offsets[1:] - tokens.offsets[:-1]
+        longest = int((tokens.offsets[1:] - tokens.offsets[:-1]).max())
         staging = HostStaging(
             [s.name for s in specs],
-            max_rows=max(config.batch_tokens, int(lengths.max())),
+            max_rows=max(config.batch_tokens, longest),
             d_model=loaded.d_model,
             dtype=STORE_TORCH_DTYPES[config.store_dtype],
             device=device,

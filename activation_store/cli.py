@@ -144,7 +144,7 @@ def _rank_device(model_cfg: Any) -> Any:
         import torch
 
         if torch.cuda.is_available():
-            local = int(os.environ.get("LOCAL_RANK", "0"))
+            local = int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count()
             return dataclasses.replace(model_cfg, device=f"cuda:{local}")
     return model_cfg
 

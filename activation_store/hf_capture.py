@@ -101,7 +101,13 @@ def load_capture_model(config: ModelConfig) -> CaptureModel:
     hf_model.eval()
     limit = _hf_cfg(hf_model, "max_position_embeddings", "n_positions")
     fingerprint = weights_fingerprint(hf_model)
-    log.info("loaded %s (%s) on %s for capture; fingerprint %s", model_id, architecture, device, fingerprint)
+    log.info(
+        "loaded %s (%s) on %s for capture; fingerprint %s",
+        model_id,
+        architecture,
+        device,
+        fingerprint,
+    )
     return CaptureModel(
         hf_model=hf_model,
         tokenizer=tokenizer,
@@ -237,7 +243,11 @@ def rows_for_store(
     for name, act in acts.items():
         x = act[mask]
         bad = ~torch.isfinite(x).all(dim=1)
-        peak = x.abs().amax().float() if store_dtype == "float16" else x.new_zeros((), dtype=torch.float32)
+        peak = (
+            x.abs().amax().float()
+            if store_dtype == "float16"
+            else x.new_zeros((), dtype=torch.float32)
+        )
         stats[name] = torch.stack([bad.any().float(), bad.float().argmax().float(), peak])
         rows[name] = x.to(target)
     return rows, stats

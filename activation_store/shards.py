@@ -99,7 +99,9 @@ def shard_tokens(tokens: TokenTable, s0: int, s1: int) -> TokenTable:
     """Sequences ``s0 .. s1 - 1`` as a token table of their own."""
     lo, hi = int(tokens.offsets[s0]), int(tokens.offsets[s1])
     return TokenTable(
-        ids=tokens.ids[lo:hi], offsets=tokens.offsets[s0 : s1 + 1] - lo, trace_ids=tokens.trace_ids[s0:s1]
+        ids=tokens.ids[lo:hi],
+        offsets=tokens.offsets[s0 : s1 + 1] - lo,
+        trace_ids=tokens.trace_ids[s0:s1],
     )
 
 

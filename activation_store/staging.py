@@ -50,7 +50,8 @@ class HostStaging:
         self._slots: list[tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]] = []
         for i in range(n_slots):
             bufs = {
-                h: torch.empty((max_rows, d_model), dtype=dtype, pin_memory=self._cuda) for h in hooks
+                h: torch.empty((max_rows, d_model), dtype=dtype, pin_memory=self._cuda)
+                for h in hooks
             }
             stats = {h: torch.empty(3, dtype=torch.float32, pin_memory=self._cuda) for h in hooks}
             self._slots.append((bufs, stats))

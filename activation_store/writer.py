@@ -269,7 +269,9 @@ class ActivationWriter:
             )
         arr = t.numpy()
         if arr.dtype != self._store_dtype:
-            raise StoreError(f"batch {batch.index} ({hook}) is {arr.dtype}, the store {self._store_dtype}")
+            raise StoreError(
+                f"batch {batch.index} ({hook}) is {arr.dtype}, the store {self._store_dtype}"
+            )
         return arr
 
     # -- lifecycle -----------------------------------------------------------------------------

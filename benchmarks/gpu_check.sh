@@ -14,7 +14,8 @@
 # GPU_CHECK_SUBSET (pytest paths, default tests); GPU_CHECK_BUDGET (seconds for the whole check,
 # default 480: each step's timeout is cut to what is left, later steps are skipped once it is
 # spent); GPU_CHECK_PYTEST_S (240); GPU_CHECK_WORKERS (pytest-xdist workers, 8); GPU_CHECK_BENCH
-# (benchmarks to run, default "trace steering cache decompose organism"; empty for none);
+# (benchmarks to run, default "trace steering cache decompose organism"; empty for none; also
+# real_scale: the 8B-shaped capture over bare forward, bench_real_scale.json);
 # GPU_CHECK_BENCH_MODEL (default: a SmolLM2-135M-shaped random Llama built on the spot, since the
 # GGUF cannot travel; tiny-llama also works); GPU_CHECK_THREADS (CPU threads of the benchmarks,
 # 4); GPU_CHECK_INSTALL (1; 0 skips the wheels);
@@ -330,7 +331,10 @@ bench() {
         --dtype bfloat16 --n-prompts 16 --max-new-tokens 48 --repeats 2 --threads "$THREADS" \
         --json "$json" ;;
     cache) set -- benchmarks/cache_throughput.py --model "$BENCH_MODEL" --device "$DEVICE" \
-        --dtype bfloat16 --n-seq 64 --rss-tokens 1024,8192 --threads "$THREADS" --json "$json" ;;
+        --dtype bfloat16 --n-seq 64 --rss-tokens 1024,8192 --dp-seq 0 --threads "$THREADS" \
+        --json "$json" ;;
+    real_scale) set -- benchmarks/real_scale_cost.py --device "$DEVICE" --batch 32 \
+        --new-tokens 32 --long-new-tokens 0 --repeats 3 --json "$json" ;;
     decompose) set -- benchmarks/decompose.py --device "$DEVICE" --sae-dtype bfloat16 \
         --json "$json" ;;
     organism) set -- benchmarks/organism_build.py --model "$BENCH_MODEL" --device "$DEVICE" \

@@ -68,7 +68,11 @@ def test_hf_store_equals_the_transformer_lens_store(tmp_path, device, writer_thr
     tokens = random_tokens(14)
     hooks = ("blocks.0.hook_resid_post", "blocks.2.hook_resid_mid", "hook_embed")
     cfg = CacheConfig(
-        hooks=hooks, name="m", batch_tokens=150, store_dtype=store_dtype, writer_thread=writer_thread
+        hooks=hooks,
+        name="m",
+        batch_tokens=150,
+        store_dtype=store_dtype,
+        writer_thread=writer_thread,
     )
     cache_activations(
         load_capture_model(ModelConfig(model="tiny-llama", device=device)),

@@ -6,19 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from itertools import islice
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from itertools import islice
-
 from activation_store import schema
 from activation_store.cache_config import CacheConfig
 from activation_store.capture import batch_plan
-from activation_store.create import read_tokens
 from activation_store.core.errors import InputError
+from activation_store.create import read_tokens
 from activation_store.reader import ActivationStore
 from activation_store.shards import shard_file, shard_ranges, shard_tokens
 from activation_store.tokens import TokenTable

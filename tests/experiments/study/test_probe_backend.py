@@ -15,7 +15,9 @@ from probes.config import ProbeConfig
 
 def probe_config(device: str, tmp_path: Path) -> ProbeConfig:
     config = dataclasses.replace(load_study_config("demo_quick"), device=device)
-    (probe,) = [c for s in seed_steps(config, 0, tmp_path) for c in s.configs if isinstance(c, ProbeConfig)]
+    (probe,) = [
+        c for s in seed_steps(config, 0, tmp_path) for c in s.configs if isinstance(c, ProbeConfig)
+    ]
     return probe
 
 
@@ -34,5 +36,7 @@ def test_probe_backend_follows_the_device(device, cuda, backend, tmp_path, monke
 def test_the_real_scale_config_probes_on_the_gpu(tmp_path):
     config = load_study_config("llama31_8b_r1_distill")
     assert config.device.startswith("cuda")
-    probes = [c for s in seed_steps(config, 0, tmp_path) for c in s.configs if isinstance(c, ProbeConfig)]
+    probes = [
+        c for s in seed_steps(config, 0, tmp_path) for c in s.configs if isinstance(c, ProbeConfig)
+    ]
     assert probes and all(p.backend == "torch" for p in probes)
