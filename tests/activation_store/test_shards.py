@@ -121,3 +121,41 @@ def test_two_torchrun_processes_join_into_a_store_equal_to_one_process(tmp_path)
         np.testing.assert_array_equal(arr, ref[hook])
     with ActivationStore(joined) as store:
         assert store.committed_rows("base") == store.tokens.n_tokens
+
+
+def test_nproc_relaunches_the_same_command_under_torchrun(monkeypatch):
+    from activation_store import cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(sys, "argv", ["x", "-v", "cache", "--nproc", "2", "--out", "s.h5"])
+    monkeypatch.setattr(
+        subprocess, "run", lambda cmd: seen.append(cmd) or subprocess.CompletedProcess(cmd, 0)
+    )
+    assert cli._launch_torchrun(2) == 0
+    assert seen[0][1:] == [
+        "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+        "-m", "experiments.cli", "-v", "cache", "--out", "s.h5",
+    ]  # fmt: skip
+
+
+def test_a_joined_entry_is_not_resumed_by_one_process(tmp_path):
+    from activation_store.capture import cache_activations
+    from activation_store.core.errors import StoreError
+    from activation_store.hf_capture import load_capture_model
+    from activation_store.models import ModelConfig
+    from activation_store.shards import Comm, cache_sharded
+
+    cap = load_capture_model(ModelConfig(model="tiny-llama"))
+    tokens = table([6, 7, 8, 9])
+    out = tmp_path / "s.h5"
+    cfg = CacheConfig(hooks=("blocks.0.hook_resid_post",), name="base", batch_tokens=8)
+    # Two "ranks" in turn in one process; rank 0 again at the end joins the counter.
+    for rank in (0, 1, 0):
+        comm = Comm(rank=rank, world=2, broadcast=lambda x: x, gather=lambda x: [x, None])
+        cache_sharded(cap, tokens, out, cfg, comm, progress=False)
+        cfg = CacheConfig(hooks=cfg.hooks, name="base", batch_tokens=8, resume=True)
+    with ActivationStore(out) as store:
+        assert store.committed_rows("base") == tokens.n_tokens
+    resume = CacheConfig(hooks=cfg.hooks, name="base", batch_tokens=8, resume=True)
+    with pytest.raises(StoreError, match="rerun with --nproc 2"):
+        cache_activations(cap, tokens, out, resume, progress=False)
