@@ -228,8 +228,9 @@ def rows_for_store(
     """Pads dropped and converted to the store dtype on the activations' device, with checks.
 
     Returns ``(rows, stats)``: ``rows[hook]`` is ``[sum(lengths), d_model]`` in the store dtype;
-    ``stats[hook]`` is a float32 ``[3]`` tensor on the same device: (any non-finite, first
-    non-finite row, largest magnitude), computed before the conversion (no device sync here).
+    ``stats[hook]`` is a float32 ``[3]`` tensor on the same device: (any non-finite, -1, largest
+    magnitude), from one min/max pass before the conversion (NaN propagates through both; no
+    device sync here). The writer finds the first bad row only when there is one.
     """
     first = next(iter(acts.values()))
     width = first.shape[1]
@@ -242,13 +243,10 @@ def rows_for_store(
     stats: dict[str, torch.Tensor] = {}
     for name, act in acts.items():
         x = act[mask]
-        bad = ~torch.isfinite(x).all(dim=1)
-        peak = (
-            x.abs().amax().float()
-            if store_dtype == "float16"
-            else x.new_zeros((), dtype=torch.float32)
-        )
-        stats[name] = torch.stack([bad.any().float(), bad.float().argmax().float(), peak])
+        lo, hi = torch.aminmax(x)
+        lo, hi = lo.float(), hi.float()
+        bad = ~(torch.isfinite(lo) & torch.isfinite(hi))
+        stats[name] = torch.stack([bad.float(), torch.full_like(lo, -1.0), torch.maximum(-lo, hi)])
         rows[name] = x.to(target)
     return rows, stats
 

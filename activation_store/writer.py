@@ -255,8 +255,10 @@ class ActivationWriter:
 
     def _checked_on_device(self, batch: _Batch, hook: str, t: torch.Tensor) -> np.ndarray:
         assert batch.stats is not None
-        nonfinite, bad, peak = (float(v) for v in batch.stats[hook].tolist())
+        nonfinite, _, peak = (float(v) for v in batch.stats[hook].tolist())
         if nonfinite:
+            values = t.float().numpy()
+            bad = int(np.argwhere(~np.isfinite(values))[0, 0])
             raise StoreError(
                 f"batch {batch.index} ({hook}) has NaN/inf activations at row "
                 f"{batch.row_start + int(bad)}; nothing of it was stored (check the model's dtype, "

@@ -101,9 +101,10 @@ def test_device_checks_name_the_bad_row_and_the_float16_overflow(tmp_path):
     acts["h"][1, 1, 0] = float("nan")
     rows, stats = rows_for_store(acts, [3, 2], "float16")
     assert rows["h"].shape == (5, 3) and rows["h"].dtype == torch.float16
-    assert stats["h"].tolist()[:2] == [1.0, 4.0]  # row 4 = sequence 1, position 1
+    assert stats["h"].tolist()[0] == 1.0
+    assert torch.isnan(rows["h"][4]).any()  # row 4 = sequence 1, position 1
     big = {"h": torch.full((1, 2, 3), 1e6)}
-    assert rows_for_store(big, [2], "float16")[1]["h"].tolist() == [0.0, 0.0, 1e6]
+    assert rows_for_store(big, [2], "float16")[1]["h"].tolist() == [0.0, -1.0, 1e6]
 
     cap = load_capture_model(ModelConfig(model="tiny-llama"))
     tokens = random_tokens(4)
@@ -112,6 +113,14 @@ def test_device_checks_name_the_bad_row_and_the_float16_overflow(tmp_path):
     cfg = CacheConfig(hooks=("hook_embed",), name="m", batch_tokens=64)
     with pytest.raises(StoreError, match="beyond float16"):
         cache_activations(cap, tokens, tmp_path / "big.h5", cfg, progress=False)
+    token = int(tokens.sequence(2)[1])
+    first_bad = int(tokens.offsets[2]) + 1
+    assert token not in tokens.ids[:first_bad].tolist()
+    with torch.no_grad():
+        cap.hf_model.model.embed_tokens.weight.div_(1e6)
+        cap.hf_model.model.embed_tokens.weight[token] = float("nan")
+    with pytest.raises(StoreError, match=f"NaN/inf activations at row {first_bad};"):
+        cache_activations(cap, tokens, tmp_path / "nan.h5", cfg, progress=False)
 
 
 def test_staging_bounds_memory_and_hands_slots_back():
