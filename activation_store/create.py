@@ -176,9 +176,15 @@ def _check_resumable(group: h5py.Group, entry: ModelEntry) -> None:
     for name in _RESUME_FIELDS:
         stored, wanted = group.attrs[name], getattr(entry, name)
         if str(stored) != str(wanted):
+            hint = (
+                " (and the same --capture: a store started before the HF capture path resumes "
+                "with --capture transformer_lens)"
+                if name == "fingerprint"
+                else ""
+            )
             raise StoreError(
                 f"cannot resume model {entry.key!r}: {name} is {stored!r} in the store but "
-                f"{wanted!r} now; use the same settings, or --overwrite to recompute"
+                f"{wanted!r} now; use the same settings{hint}, or --overwrite to recompute"
             )
     stored_hooks = [h for h in group if isinstance(group[h], h5py.Dataset)]
     wanted_hooks = [h.name for h in entry.hooks]

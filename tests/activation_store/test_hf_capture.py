@@ -144,3 +144,13 @@ def test_staging_bounds_memory_and_hands_slots_back():
     b.release()
     with pytest.raises(ValueError, match="exceeds"):
         staging.stage({"h": torch.ones(9, 2)}, stats)
+
+
+def test_resuming_a_transformer_lens_entry_with_the_hf_path_names_capture(tmp_path):
+    tokens = random_tokens(3)
+    cfg = CacheConfig(hooks=("blocks.0.hook_resid_post",), name="m", batch_tokens=64)
+    cache_activations(load_model(ModelConfig(model="tiny-llama")), tokens, tmp_path / "s.h5", cfg)
+    resume = CacheConfig(hooks=cfg.hooks, name="m", batch_tokens=64, resume=True)
+    cap = load_capture_model(ModelConfig(model="tiny-llama"))
+    with pytest.raises(StoreError, match="resumes with --capture transformer_lens"):
+        cache_activations(cap, tokens, tmp_path / "s.h5", resume, progress=False)
