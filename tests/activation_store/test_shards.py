@@ -128,9 +128,12 @@ def test_nproc_relaunches_the_same_command_under_torchrun(monkeypatch):
 
     seen: list[list[str]] = []
     monkeypatch.setattr(sys, "argv", ["x", "-v", "cache", "--nproc", "2", "--out", "s.h5"])
-    monkeypatch.setattr(
-        subprocess, "run", lambda cmd: seen.append(cmd) or subprocess.CompletedProcess(cmd, 0)
-    )
+
+    def fake_run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+        seen.append(cmd)
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
     assert cli._launch_torchrun(2) == 0
     assert seen[0][1:] == [
         "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
