@@ -220,7 +220,7 @@ def matched_kl_note(m: dict[str, Any]) -> str:
 
 def decision_summary(e: DecisionEvidence, alpha: float) -> str:
     """One sentence of the decision-point evidence for Q1."""
-    splits = "; ".join(f"{x.label.split(', ')[-1]} {fmt(x)}" for x in e.by_split)
+    splits = "; ".join(f"{x.label.split(', ')[-1]} {fmt(x)}" for x in e.by_split if x.n)
     return (
         f"teacher-forced at decision points (primary), α = {alpha:g}: the opener log-odds change by "
         f"{fmt(e.vs_unsteered)} vs unsteered, {fmt(e.vs_random)} vs random directions"
