@@ -56,9 +56,7 @@ def test_overrides_replace_file_values() -> None:
         ("threads = 1.5", r"threads is 1\.5; expected an integer or none"),
     ],
 )
-def test_config_values_are_type_checked_on_load(
-    tmp_path, toml: str, message: str | None
-) -> None:  # type: ignore[no-untyped-def]
+def test_config_values_are_type_checked_on_load(tmp_path, toml: str, message: str | None) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "s.toml"
     path.write_text(toml + "\n")
     if message is None:
