@@ -206,7 +206,7 @@ def steer_hf_rows(
     )
     handle = RowSteeringHandle(cells, n_rows)
     targets: dict[str, tuple[torch.nn.Module, str, int | None]] = {}
-    for iv, spec in zip(every, specs, strict=True):
+    for spec in specs:
         targets.setdefault(spec.name, _target(hf_model, spec, architecture))
     h = hf_model.base_model.register_forward_pre_hook(_observer(handle), with_kwargs=True)
     handle._removers.append(h.remove)

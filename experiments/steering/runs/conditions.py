@@ -168,6 +168,78 @@ def run_conditions(
         flush(handle)
 
 
+def run_conditions_vllm(
+    run: RunDir,
+    config: RunSettings,
+    conditions: Sequence[Condition],
+    todo: dict[str, list[Problem]],
+    prompt_ids: dict[str, list[int]],
+    directions: dict[str, Direction],
+    target: ModelTarget,
+    engine: Any,
+    bar: tqdm,
+) -> None:
+    """As :func:`run_conditions`, on a :class:`~experiments.generation.vllm_engine.VLLMEngine`.
+
+    vLLM batches requests itself (continuously); a condition's interventions are installed in its
+    workers for that condition's chunks of ``batch_size`` prompts (give vLLM a large one), one
+    ``interventions.jsonl`` line per chunk. Changed positions are counted from each generation's
+    prompt and generated lengths (what the hooks change: all, or a START:STOP window).
+    """
+    from experiments.generation.sampling import row_seeds
+    from experiments.steering.interventions.vllm import positions_changed
+
+    gen_config = generation_config(config, 0)
+    for condition in conditions:
+        interventions = interventions_for(condition, directions, config, target)
+        ordered = sorted(todo[condition.id], key=lambda p: -len(prompt_ids[p.id]))
+        for start in range(0, len(ordered), config.batch_size):
+            batch = ordered[start : start + config.batch_size]
+            prompts = [prompt_ids[p.id] for p in batch]
+            with engine.steer(interventions):
+                outs = engine.generate(
+                    prompts,
+                    gen_config,
+                    seeds=[row_seeds(condition.seed, [p])[0] for p in prompts],
+                )
+            perplexities: list[float | None] = (
+                engine.perplexities(prompts, [o.generated_ids for o in outs])
+                if config.perplexity
+                else [None] * len(outs)
+            )
+            changed = [
+                [
+                    positions_changed(iv.positions, len(o.prompt_ids), len(o.generated_ids))
+                    for o in outs
+                ]
+                for iv in interventions
+            ]
+            run.append(
+                [
+                    _record(condition, problem, out, ppl, config)
+                    for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
+                ],
+                {
+                    "condition": condition.id,
+                    "prompt_ids": [p.id for p in batch],
+                    "interventions": [
+                        {
+                            **iv.describe(),
+                            "positions_changed": {
+                                part: sum(c[part] for c in rows) for part in ("prompt", "generated")
+                            },
+                        }
+                        for iv, rows in zip(interventions, changed, strict=True)
+                    ],
+                    "batch": "vllm",
+                },
+            )
+            bar.update(len(batch))
+            bar.set_postfix_str(
+                f"{condition.model} {condition.group} α={condition.alpha:g}", refresh=False
+            )
+
+
 def generation_config(config: RunSettings, seed: int) -> GenerationConfig:
     """The decoding settings of a run, for one generation seed."""
     from experiments.generation import GenerationConfig

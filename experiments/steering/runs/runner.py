@@ -27,7 +27,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from activation_store.direction import Direction, load_directions
-from experiments.steering.runs.conditions import ModelSlot, run_conditions
+from experiments.steering.runs.conditions import ModelSlot, run_conditions, run_conditions_vllm
 from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.inputs import check_fit, encode_prompts, held_out_problems
 from experiments.steering.runs.plan import Condition
@@ -108,6 +108,9 @@ def _run_model(
     directions: dict[str, Direction],
     bar: tqdm,
 ) -> None:
+    if config.engine == "vllm":
+        _run_model_vllm(run, config, slot, spec, conditions, todo, directions, bar)
+        return
     hf_model, tokenizer = slot.load(spec)
     n_layers, d_model = int(hf_model.config.num_hidden_layers), int(hf_model.config.hidden_size)
     target = check_fit(
@@ -118,3 +121,36 @@ def _run_model(
         run, config, conditions, todo, prompt_ids, directions, target, hf_model, tokenizer, bar
     )
     gc.collect()
+
+
+def _run_model_vllm(
+    run: RunDir,
+    config: RunSettings,
+    slot: ModelSlot,
+    spec: str,
+    conditions: Sequence[Condition],
+    todo: dict[str, list[Any]],
+    directions: dict[str, Direction],
+    bar: tqdm,
+) -> None:
+    from experiments.generation.vllm_engine import VLLMEngine
+
+    slot.release()  # the HF copy (set-up, baselines) is not needed while vLLM holds the model
+    engine = VLLMEngine.open(spec, dtype=config.dtype)  # the caller's, if it holds one
+    try:
+        target = check_fit(
+            list(directions.values()),
+            config.hooks,
+            n_layers=engine.n_layers,
+            d_model=engine.d_model,
+            model=spec,
+        )
+        prompt_ids = encode_prompts(
+            [p for ps in todo.values() for p in ps], engine.tokenizer, config
+        )
+        run_conditions_vllm(
+            run, config, conditions, todo, prompt_ids, directions, target, engine, bar
+        )
+    finally:
+        del engine
+        gc.collect()

@@ -170,3 +170,24 @@ def test_ablation_run_tabulates_dose_response(inputs: Path, tmp_path: Path) -> N
 
 def _tuples(values: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def test_run_written_before_the_engine_field_resumes(
+    inputs: Path, sweep_run: Path, tmp_path: Path, device: str
+) -> None:
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(sweep_run, old)
+    stored = json.loads((old / "config.json").read_text())
+    del stored["config"]["engine"]
+    (old / "config.json").write_text(json.dumps(stored))
+    config = sweep_config(inputs, groups=("dom0+dom1",), device=device)
+    assert run_experiment(config, old, resume=True, progress=False).n_new == 0
+    with pytest.raises(InputError, match=r"different config \(engine"):
+        run_experiment(
+            sweep_config(inputs, groups=("dom0+dom1",), device=device, engine="vllm"),
+            old,
+            resume=True,
+            progress=False,
+        )
