@@ -354,7 +354,9 @@ def measure_engines(
                 tokenizer,
                 prompts,
                 config,
-                on_forward=lambda rows, lens: handle.assign(rows, [0] * len(rows), lens),
+                on_forward=lambda rows, lens, shared: handle.assign(
+                    rows, [0] * len(rows), lens, shared
+                ),
             ):
                 n += sum(len(o.generated_ids) for _, o in done)
         return n

@@ -189,9 +189,11 @@ def sweep_workloads(
                 [p for _, p in requests],
                 config,
                 seeds=seeds,
-                on_forward=lambda rows, lens: handle.assign(
-                    rows, [requests[r][0] for r in rows], lens
+                on_forward=lambda rows, lens, shared: handle.assign(
+                    rows, [requests[r][0] for r in rows], lens, shared
                 ),
+                groups=[c for c, _ in requests],
+                share_prefix=args.share_prefix,
             ):
                 got.update((r, o.generated_ids) for r, o in finished)
         tokens["mixed"] = [got[r] for r in range(len(requests))]
@@ -220,6 +222,12 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--sweep-alpha", type=float, default=26.0, help="≈ 0.2 × mean resid norm")
     p.add_argument("--sweep-repeats", type=int, default=2)
+    p.add_argument(
+        "--no-share-prefix",
+        dest="share_prefix",
+        action="store_false",
+        help="mixed: prefill every prompt whole (no shared prompt prefix per cell)",
+    )
     p.add_argument("--only", choices=("all", "sweep"), default="all", help="sweep: skip the rest")
     p.add_argument("--device", default="cpu")
     p.add_argument("--dtype", default="float32")
@@ -265,6 +273,7 @@ def main() -> None:
         "max_new_tokens": args.sweep_max_new_tokens,
         "alpha_unit_vector": args.sweep_alpha,
         "repeats": args.sweep_repeats,
+        "share_prefix": args.share_prefix,
         "generations": sweep["engine"][0][1],
         "generated_tokens": {k: sum(len(t) for t in v) for k, v in tokens.items()},
         "generations_per_min": {k: round(v, 2) for k, v in gen_min.items()},

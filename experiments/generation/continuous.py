@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,9 +43,13 @@ from experiments.generation.engine import (
 from experiments.generation.sampling import nucleus_probs, row_seeds
 from experiments.generation.stopping import FinishReason, StopRule, stop_rule
 
-OnForward = Callable[[Sequence[int], Sequence[int]], None]
+OnForward = Callable[[Sequence[int], Sequence[int], Sequence[Sequence[int]] | None], None]
 """Called before every forward call with, per batch row, the request index (into the prompts of
-the call) and that request's prompt length."""
+the call), that request's prompt length and — for the forward of a shared prompt prefix, else
+None — the requests that will reuse the row's cache (itself included)."""
+
+MIN_SHARED_PREFIX = 8
+"""Shortest common prompt prefix worth computing once per group (``share_prefix``)."""
 
 REFILL = 0.25
 """Waiting prompts join when at least this share of the batch's slots is free (or none is busy)."""
@@ -70,6 +74,8 @@ def stream(
     on_forward: OnForward | None = None,
     bar: tqdm | None = None,
     refill: float = REFILL,
+    groups: Sequence[Hashable] | None = None,
+    share_prefix: bool = True,
 ) -> Iterator[list[tuple[int, Generation]]]:
     """Generate every prompt; yields ``(request index, generation)`` pairs as rows finish.
 
@@ -77,6 +83,12 @@ def stream(
     ``seeds`` (one per prompt) are the per-prompt sampling streams (default: derived from
     ``config.seed`` and each prompt's own tokens, so independent of the others); greedy decoding
     ignores them. Between two yields the caller may run other forward passes on the model.
+
+    ``share_prefix``: the longest prompt prefix common to a group's requests (``groups``, one key
+    per prompt; default: one group) is run once, when the group's first request joins, and its
+    KV cache is reused by every request of the group, which then prefills only the rest of its
+    prompt (a chat template's system prompt is most of a short prompt). Requests of one group
+    must be treated alike by any hooks at those prefix positions (e.g. one steering cell).
     """
     prompt_lists = _checked_prompts(prompts, tokenizer)
     if seeds is not None and len(seeds) != len(prompt_lists):
@@ -88,6 +100,8 @@ def stream(
         list(seeds) if seeds is not None else [row_seeds(config.seed, [p])[0] for p in prompt_lists]
     )
     loop = _Loop(hf_model, tokenizer, config, rule, on_forward, bar)
+    if share_prefix:
+        loop.plan_prefixes(prompt_lists, groups)
     min_free = max(1, math.ceil(refill * config.batch_size))
     queue = list(range(len(prompt_lists)))[::-1]  # pop() from the end = next in order
     with _neutral_defaults(hf_model), torch.no_grad():
@@ -122,6 +136,8 @@ def generate_continuous(
     seeds: Sequence[int] | None = None,
     on_forward: OnForward | None = None,
     progress: bool = True,
+    groups: Sequence[Hashable] | None = None,
+    share_prefix: bool = True,
 ) -> list[Generation]:
     """:func:`stream` collected in prompt order (prompts join longest first)."""
     order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
@@ -131,9 +147,12 @@ def generate_continuous(
     )
     results: list[Generation | None] = [None] * len(prompts)
 
-    def forward(requests: Sequence[int], lengths: Sequence[int]) -> None:
+    def forward(
+        requests: Sequence[int], lengths: Sequence[int], shared: Sequence[Sequence[int]] | None
+    ) -> None:
         if on_forward is not None:
-            on_forward([order[r] for r in requests], lengths)
+            back = None if shared is None else [[order[r] for r in rs] for rs in shared]
+            on_forward([order[r] for r in requests], lengths, back)
 
     with tqdm(total=None, unit="tok", desc="generating", disable=not progress) as bar:
         for finished in stream(
@@ -144,6 +163,8 @@ def generate_continuous(
             seeds=[all_seeds[i] for i in order],
             on_forward=forward,
             bar=bar,
+            groups=None if groups is None else [groups[i] for i in order],
+            share_prefix=share_prefix,
         ):
             for r, out in finished:
                 results[order[r]] = out
@@ -176,15 +197,61 @@ class _Loop:
         self.pad_id = _pad_id(tokenizer, rule)
         self.keep_last = "logits_to_keep" in inspect.signature(hf_model.forward).parameters
         self.rows: list[_Row] = []
+        self.prefix_of: dict[int, int] = {}  # request → its group's shared prefix length
+        self.group_of: dict[int, Hashable] = {}
+        self.members: dict[Hashable, list[int]] = {}
+        self.prefix_kv: dict[Hashable, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         self.cache: Any = None
         self.mask_BS: torch.Tensor | None = None
         self.last_B1: torch.Tensor | None = None
 
+    def plan_prefixes(self, prompts: list[list[int]], groups: Sequence[Hashable] | None) -> None:
+        """Find each group's common prompt prefix (kept if ≥ MIN_SHARED_PREFIX tokens)."""
+        keys: Sequence[Hashable] = [0] * len(prompts) if groups is None else groups
+        if len(keys) != len(prompts):
+            raise InputError(f"got {len(keys)} groups for {len(prompts)} prompts; give one each")
+        members: dict[Hashable, list[int]] = {}
+        for i, key in enumerate(keys):
+            members.setdefault(key, []).append(i)
+        for key, requests in members.items():
+            if len(requests) < 2:
+                continue
+            first = prompts[requests[0]]
+            n = min(len(prompts[i]) for i in requests) - 1  # the last prompt token is always run
+            for i in requests[1:]:
+                other = prompts[i]
+                n = min(n, next((j for j in range(n) if first[j] != other[j]), n))
+            if n >= MIN_SHARED_PREFIX:
+                self.members[key] = requests
+                for i in requests:
+                    self.prefix_of[i], self.group_of[i] = n, key
+
+    def _prefix(self, row: _Row, prompt: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The cache of ``row``'s group prefix (computed on first use; one row)."""
+        from transformers import DynamicCache
+
+        key = self.group_of[row.request]
+        if key not in self.prefix_kv:
+            n = self.prefix_of[row.request]
+            ids_1P = torch.tensor([prompt[:n]], device=self.device)
+            cache = DynamicCache(config=self.model.config)
+            self._forward([row], ids_1P, torch.ones_like(ids_1P), cache, [self.members[key]])
+            self.prefix_kv[key] = [
+                (layer.keys, layer.values)  # type: ignore[union-attr,misc]
+                for layer in cache.layers
+            ]
+        return self.prefix_kv[key]
+
     def _forward(
-        self, rows: list[_Row], ids_BT: torch.Tensor, mask_BS: torch.Tensor, cache: Any
+        self,
+        rows: list[_Row],
+        ids_BT: torch.Tensor,
+        mask_BS: torch.Tensor,
+        cache: Any,
+        shared: list[list[int]] | None = None,
     ) -> torch.Tensor:
         if self.on_forward is not None:
-            self.on_forward([r.request for r in rows], [r.prompt_len for r in rows])
+            self.on_forward([r.request for r in rows], [r.prompt_len for r in rows], shared)
         n = ids_BT.shape[1]
         position_BS = (mask_BS.cumsum(-1) - 1).masked_fill(mask_BS == 0, 0)
         kwargs: dict[str, Any] = {"logits_to_keep": 1} if self.keep_last else {}
@@ -201,11 +268,41 @@ class _Loop:
     def prefill(self, rows: list[_Row], prompts: list[list[int]]) -> None:
         from transformers import DynamicCache
 
-        ids_BP, mask_BP = left_pad(prompts, self.pad_id, self.device)
         cache = DynamicCache(config=self.model.config)
+        shared = [self.prefix_of.get(r.request, 0) for r in rows]
+        width = max(shared)
+        if width == 0:
+            ids_BP, mask_BP = left_pad(prompts, self.pad_id, self.device)
+        else:  # [pad | shared prefix (from its cache) | pad | rest of the prompt]
+            prefixes = [
+                self._prefix(r, p) if n else None
+                for r, p, n in zip(rows, prompts, shared, strict=True)
+            ]
+            like = next(p for p in prefixes if p is not None)
+            ids_BP, rest_BP = left_pad(
+                [p[n:] for p, n in zip(prompts, shared, strict=True)], self.pad_id, self.device
+            )
+            head_BW = torch.zeros(len(rows), width, dtype=rest_BP.dtype, device=self.device)
+            for b, n in enumerate(shared):
+                head_BW[b, width - n :] = 1
+            mask_BP = torch.cat([head_BW, rest_BP], dim=1)
+            for i in range(len(cache.layers)):
+                keys, values = [], []
+                for kv in prefixes:
+                    k, v = kv[i] if kv is not None else (like[i][0][:, :, :0], like[i][1][:, :, :0])
+                    keys.append(_pad_left(k, width))
+                    values.append(_pad_left(v, width))
+                cache.update(torch.cat(keys), torch.cat(values), i)
         logits_BV = self._forward(rows, ids_BP, mask_BP, cache)
         tokens = self._sample(rows, logits_BV)
         self._join(rows, cache, mask_BP, tokens)
+        for row in rows:  # a group's prefix is dropped once its last request has joined
+            key = self.group_of.get(row.request)
+            if key is not None:
+                waiting = self.members[key]
+                waiting.remove(row.request)
+                if not waiting:
+                    self.prefix_kv.pop(key, None)
 
     def decode(self) -> None:
         assert self.mask_BS is not None and self.last_B1 is not None

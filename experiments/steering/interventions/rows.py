@@ -8,8 +8,9 @@ different cells — different directions, α, operators, hooks or positions — 
 
 >>> cells = [[], add_interventions([d], [8.0]), ablate_interventions([d], ["blocks.1.hook_resid_post"])]
 >>> with steer_hf_rows(hf_model, cells, n_rows=len(prompts)) as handle:
-...     for done in stream(hf_model, tok, prompts, config,
-...                        on_forward=lambda rows, lens: handle.assign(rows, [cell_of[r] for r in rows], lens)):
+...     for done in stream(hf_model, tok, prompts, config, groups=cell_of,
+...                        on_forward=lambda rows, lens, shared: handle.assign(
+...                            rows, [cell_of[r] for r in rows], lens, shared)):
 ...         ...
 >>> handle.record(cell=1, rows=[0, 3])   # as SteeringHandle.record, summed over those rows
 
@@ -56,6 +57,7 @@ class RowSteeringHandle:
         self._cells_of_rows: list[int] = []
         self._cell_index: dict[int, Tensor] = {}
         self._prompt_lengths: Tensor | None = None
+        self._credit: tuple[Tensor, Tensor] | None = None
         self.current: CallPositions | None = None
         width = max((len(c) for c in self.cells), default=0)
         self._counts: Tensor | None = None  # [n_rows, width, 2] on the activations' device
@@ -63,10 +65,16 @@ class RowSteeringHandle:
 
     # -- set by the caller ------------------------------------------------------------------------
     def assign(
-        self, rows: Sequence[int], cells: Sequence[int], prompt_lengths: Sequence[int]
+        self,
+        rows: Sequence[int],
+        cells: Sequence[int],
+        prompt_lengths: Sequence[int],
+        shared: Sequence[Sequence[int]] | None = None,
     ) -> None:
         """Before a forward call: batch row ``b`` is request ``rows[b]`` of cell ``cells[b]``,
-        whose prompt has ``prompt_lengths[b]`` tokens."""
+        whose prompt has ``prompt_lengths[b]`` tokens. ``shared[b]`` (a prompt prefix computed
+        once for several requests of one cell) lists the requests credited with row ``b``'s
+        changed positions instead of ``rows[b]`` alone."""
         if not len(rows) == len(cells) == len(prompt_lengths):
             raise InputError("assign needs one request, cell and prompt length per batch row")
         bad = [c for c in cells if not 0 <= c < len(self.cells)]
@@ -79,6 +87,13 @@ class RowSteeringHandle:
             by_cell.setdefault(c, []).append(b)
         self._cell_index = {c: torch.tensor(bs, dtype=torch.long) for c, bs in by_cell.items()}
         self._prompt_lengths = torch.tensor(list(prompt_lengths), dtype=torch.long)
+        self._credit = None
+        if shared is not None:
+            pairs = [(b, r) for b, requests in enumerate(shared) for r in requests]
+            self._credit = (
+                torch.tensor([b for b, _ in pairs], dtype=torch.long),
+                torch.tensor([r for _, r in pairs], dtype=torch.long),
+            )
 
     @contextlib.contextmanager
     def paused(self) -> Iterator[None]:
@@ -142,8 +157,16 @@ class RowSteeringHandle:
         step_B2 = torch.stack(
             [(mask_BT & ~generated_BT).sum(dim=1), (mask_BT & generated_BT).sum(dim=1)], dim=1
         )
-        rows = self._rows if index is None else self._rows.index_select(0, index)
-        self._counts[:, j].index_add_(0, rows.to(mask_BT.device), step_B2)
+        if self._credit is None:
+            rows = self._rows if index is None else self._rows.index_select(0, index)
+            self._counts[:, j].index_add_(0, rows.to(mask_BT.device), step_B2)
+            return
+        full_B2 = step_B2
+        if index is not None:
+            full_B2 = step_B2.new_zeros(len(self._rows), 2)
+            full_B2[index.to(step_B2.device)] = step_B2
+        source, credited = (t.to(mask_BT.device) for t in self._credit)
+        self._counts[:, j].index_add_(0, credited, full_B2.index_select(0, source))
 
     # -- results ----------------------------------------------------------------------------------
     def record(self, cell: int, rows: Sequence[int]) -> list[dict[str, Any]]:

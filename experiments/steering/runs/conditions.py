@@ -156,11 +156,21 @@ def run_conditions(
 
     with steer_hf_rows(hf_model, cells, n_rows=len(requests)) as handle:
 
-        def on_forward(rows: Sequence[int], lengths: Sequence[int]) -> None:
-            handle.assign(rows, [requests[r][0] for r in rows], lengths)
+        def on_forward(
+            rows: Sequence[int],
+            lengths: Sequence[int],
+            shared: Sequence[Sequence[int]] | None,
+        ) -> None:
+            handle.assign(rows, [requests[r][0] for r in rows], lengths, shared)
 
         for finished in generation.stream(
-            hf_model, tokenizer, prompts, gen_config, seeds=seeds, on_forward=on_forward
+            hf_model,
+            tokenizer,
+            prompts,
+            gen_config,
+            seeds=seeds,
+            on_forward=on_forward,
+            groups=[k for k, _ in requests],  # a condition's prompts share their common prefix
         ):
             pending.extend(finished)
             if len(pending) >= config.batch_size:

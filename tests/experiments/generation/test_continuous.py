@@ -83,7 +83,7 @@ def test_rows_leave_and_join_mid_batch_with_identical_tokens(tiny, many, setting
             [many[i] for i in order],
             config,
             seeds=[seeds[i] for i in order],
-            on_forward=lambda rows, lens: shapes.append(len(rows)),
+            on_forward=lambda rows, lens, shared: shapes.append(len(rows)),
             refill=0.3,
         ):
             for r, out in finished:
@@ -111,7 +111,7 @@ def test_every_forward_is_announced_with_rows_and_prompt_lengths(tiny, many) -> 
             tok,
             many,
             GenerationConfig(max_new_tokens=3, batch_size=4),
-            on_forward=lambda rows, lens: calls.append((list(rows), list(lens))),
+            on_forward=lambda rows, lens, shared: calls.append((list(rows), list(lens))),
         )
     )
     assert calls[0] == ([0, 1, 2, 3], [len(p) for p in many[:4]])
@@ -125,3 +125,27 @@ def test_bad_input_is_one_line_error(tiny) -> None:
         list(stream(model, tok, [[]], GenerationConfig(max_new_tokens=2)))
     with pytest.raises(InputError, match="got 1 seeds for 2 prompts"):
         list(stream(model, tok, [[1, 2], [3]], GenerationConfig(max_new_tokens=2), seeds=[1]))
+
+
+@pytest.mark.parametrize("settings", SETTINGS[:2])
+def test_shared_prompt_prefix_gives_identical_tokens(tiny, settings) -> None:
+    model, tok = tiny
+    system = "System: you are a careful assistant; check every step. User: "
+    texts = ["What is 3 + 4?", "Is 17 prime?", "Hmm", "Name a colour, then wait.", "2 × 21"]
+    prompts = [tok(system + t)["input_ids"] for t in texts]
+    reference = generate(model, tok, prompts, GenerationConfig(**settings, batch_size=5))
+    calls: list[Any] = []
+    config = GenerationConfig(**settings, batch_size=2)
+    got = generate_continuous(
+        model,
+        tok,
+        prompts,
+        config,
+        on_forward=lambda rows, lens, shared: calls.append((list(rows), shared)),
+        progress=False,
+    )
+    assert [o.generated_ids for o in got] == [o.generated_ids for o in reference]
+    prefix_calls = [c for c in calls if c[1] is not None]
+    assert len(prefix_calls) == 1 and sorted(prefix_calls[0][1][0]) == list(range(5))
+    plain = generate_continuous(model, tok, prompts, config, share_prefix=False, progress=False)
+    assert [o.generated_ids for o in plain] == [o.generated_ids for o in reference]

@@ -23,6 +23,7 @@ from experiments.steering.interventions.rows import steer_hf_rows
 from ..conftest import encode, make_direction
 
 TEXTS = ("Wait, 17 × 25 = 425.", "But wait.", "Let me think about it.", "Hmm", "1 2 3 4 5 6")
+SYSTEM = "System: you are a careful assistant; check every step. "  # a shared prompt prefix
 
 
 def _cells(d_model: int = 64, layers: tuple[int, int] = (0, 1)) -> list[list[Any]]:
@@ -54,21 +55,25 @@ def _mixed(model: Any, tok: Any, prompts: list[list[int]], cells: list[Any], cfg
                 seed=cfg.seed,
             ),
             seeds=seeds,
-            on_forward=lambda rows, lens: handle.assign(rows, [requests[r][0] for r in rows], lens),
+            on_forward=lambda rows, lens, shared: handle.assign(
+                rows, [requests[r][0] for r in rows], lens, shared
+            ),
+            groups=[c for c, _ in requests],
             progress=False,
         )
     assert not handle.active
     return requests, outs, handle
 
 
+@pytest.mark.parametrize("prefix", ["", SYSTEM])
 @pytest.mark.parametrize("temperature", [0.0, 0.9])
 @pytest.mark.parametrize("arch", ["llama", "gpt"])
 def test_mixed_cells_equal_each_cell_alone(
-    tiny: LoadedModel, tiny_gpt: LoadedModel, temperature: float, arch: str
+    tiny: LoadedModel, tiny_gpt: LoadedModel, temperature: float, arch: str, prefix: str
 ) -> None:
     loaded = tiny if arch == "llama" else tiny_gpt
     model, tok = loaded.hf_model, loaded.tokenizer
-    prompts = encode(loaded, TEXTS)
+    prompts = encode(loaded, tuple(prefix + t for t in TEXTS))
     cells = _cells(int(model.config.hidden_size))
     cfg = GenerationConfig(max_new_tokens=9, temperature=temperature, batch_size=2, seed=4)
     reference, records = [], []
