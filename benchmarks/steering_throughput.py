@@ -23,7 +23,12 @@ same work on both engines, alternating, best of ``--sweep-repeats``:
 * ``mixed``: the cells share continuous mixed batches (``steer_hf_rows`` + ``stream``: each row its
   own cell's intervention, finished rows leave, waiting rows join): ``mixed_over_engine`` is its
   generations per minute over ``engine``'s; ``identical`` is the share of generations whose tokens
-  are the same on both.
+  are the same on both;
+* ``vllm`` (where vllm is installed, unless ``--no-vllm``): the same cells on the vLLM engine
+  (``VLLMEngine``, a cell at a time, all its prompts in one call, our hook in vLLM's model;
+  in-process, its CPU threads bound like ``--threads``): ``vllm_over_hf`` is its generations per
+  minute over ``mixed``'s (our HF engine as the runs use it). Sampled tokens differ (vLLM's own
+  sampler), so ``generated_tokens`` says how much each produced.
 
 Targets: steered_over_hf ≥ 0.9, batched_over_loop ≥ 5, mixed_over_engine ≥ 1.5. On a shared CPU, keep ``--threads 1``: with
 more threads than free cores every op waits for its slowest thread, and timings swing 3×.
@@ -31,6 +36,7 @@ more threads than free cores every op waits for its slowest thread, and timings 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -199,7 +205,28 @@ def sweep_workloads(
         tokens["mixed"] = [got[r] for r in range(len(requests))]
         return len(got)
 
-    return {"engine": engine, "mixed": mixed}, tokens
+    fns = {"engine": engine, "mixed": mixed}
+    if args.vllm:
+        from experiments.generation.vllm_engine import VLLMEngine
+
+        llm = VLLMEngine.open(
+            args.model,
+            dtype=args.dtype,
+            max_model_len=max(len(p) for p in prompts) + args.sweep_max_new_tokens + 8,
+        )
+        torch.set_num_threads(args.threads)  # vLLM's worker may have changed it
+        seeds = [row_seeds(0, [p])[0] for p in prompts]
+
+        def vllm() -> int:
+            out = []
+            for cell in cells:
+                with llm.steer(cell):
+                    out += llm.generate(prompts, config, seeds=seeds)
+            tokens["vllm"] = [o.generated_ids for o in out]
+            return len(out)
+
+        fns["vllm"] = vllm
+    return fns, tokens
 
 
 def main() -> None:
@@ -222,6 +249,7 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=0.7)
     p.add_argument("--sweep-alpha", type=float, default=26.0, help="≈ 0.2 × mean resid norm")
     p.add_argument("--sweep-repeats", type=int, default=2)
+    p.add_argument("--no-vllm", dest="vllm", action="store_false", help="skip the vLLM engine")
     p.add_argument(
         "--no-share-prefix",
         dest="share_prefix",
@@ -233,6 +261,16 @@ def main() -> None:
     p.add_argument("--dtype", default="float32")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    if args.vllm:
+        from experiments.generation.vllm_engine import vllm_available
+
+        args.vllm = vllm_available()
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in this process
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        if args.device == "cpu":
+            os.environ.setdefault(
+                "VLLM_CPU_OMP_THREADS_BIND", ",".join(str(i) for i in range(args.threads))
+            )
 
     config = ModelConfig(model=args.model, device=args.device, dtype=args.dtype)
     hf_model, tokenizer = load_hf_model(config)
@@ -268,6 +306,8 @@ def main() -> None:
     sweep = interleaved(fns, args.sweep_repeats)
     gen_min = {k: 60 * max(r[0] for r in v) for k, v in sweep.items()}
     same = sum(a == b for a, b in zip(tokens["engine"], tokens["mixed"], strict=True))
+    if "vllm" in gen_min:
+        figures["vllm_over_hf"] = gen_min["vllm"] / gen_min["mixed"]
     figures["sweep"] = {
         **{k: getattr(args, k) for k in ("cells", "prompts_per_cell", "temperature")},
         "max_new_tokens": args.sweep_max_new_tokens,
@@ -285,6 +325,8 @@ def main() -> None:
         print(f"{key:>15}: {value:8.1f} generations/min")
     print(f"{'mixed_over_engine':>18}: {figures['mixed_over_engine']:.2f}")
     print(f"{'identical':>18}: {figures['sweep']['identical']:.3f}")
+    if "vllm_over_hf" in figures:
+        print(f"{'vllm_over_hf':>18}: {figures['vllm_over_hf']:.2f}")
     write_json(args.json, figures)
 
 

@@ -195,7 +195,10 @@ class _Loop:
         self.bar = bar
         self.device = next(hf_model.parameters()).device
         self.pad_id = _pad_id(tokenizer, rule)
-        self.keep_last = "logits_to_keep" in inspect.signature(hf_model.forward).parameters
+        parameters = inspect.signature(hf_model.forward).parameters
+        self.keep_last = "logits_to_keep" in parameters
+        # transformers ≥ 5.2x names the cache argument `cache`, earlier versions `past_key_values`
+        self.cache_arg = "cache" if "cache" in parameters else "past_key_values"
         self.rows: list[_Row] = []
         self.prefix_of: dict[int, int] = {}  # request → its group's shared prefix length
         self.group_of: dict[int, Hashable] = {}
@@ -259,8 +262,8 @@ class _Loop:
             input_ids=ids_BT,
             attention_mask=mask_BS,
             position_ids=position_BS[:, -n:],
-            cache=cache,
             use_cache=True,
+            **{self.cache_arg: cache},
             **kwargs,
         )
         return out.logits[:, -1, :].to(dtype=torch.float32)
@@ -269,6 +272,8 @@ class _Loop:
         from transformers import DynamicCache
 
         cache = DynamicCache(config=self.model.config)
+        if not hasattr(cache, "layers"):
+            raise InputError("continuous batching needs transformers >= 4.56 (layered caches)")
         shared = [self.prefix_of.get(r.request, 0) for r in rows]
         width = max(shared)
         if width == 0:

@@ -53,6 +53,23 @@ def check_vllm_interventions(interventions: Sequence[Intervention], n_layers: in
             )
 
 
+def check_vllm_positions(positions: Any, hooks: Sequence[str] = ()) -> None:
+    """The same refusals for run settings, before anything is loaded or written."""
+    from experiments.steering.interventions.positions import parse_positions
+
+    if parse_positions(positions) in ("prompt", "generated"):
+        raise InputError(
+            f"the vLLM engine cannot steer positions {positions!r} (inside vLLM's model a token "
+            "does not know its prompt's length); use positions all or START:STOP, or --engine hf"
+        )
+    for hook in hooks:
+        if not hook.endswith(".hook_resid_post") or not hook.startswith("blocks."):
+            raise InputError(
+                f"the vLLM engine steers only at blocks.L.hook_resid_post, not {hook}; "
+                "use --engine hf for other hooks"
+            )
+
+
 def install(model: Any, interventions: Sequence[Intervention]) -> int:
     """Worker side: add one forward hook per intervention to ``model.model.layers[L]``."""
     remove(model)

@@ -63,6 +63,10 @@ def run_experiment(
 ) -> RunResult:
     """Run (or, with ``resume``, continue) ``config`` into the run directory ``out``."""
     start = time.perf_counter()
+    if config.engine == "vllm":  # refuse what vLLM cannot express before anything is written
+        from experiments.steering.interventions.vllm import check_vllm_positions
+
+        check_vllm_positions(config.positions, config.hooks)
     kind = "sweep" if isinstance(config, SweepConfig) else "ablation"
     problems = held_out_problems(config)
     run = RunDir.open(out, kind, config, resume=resume)

@@ -191,3 +191,15 @@ def test_run_written_before_the_engine_field_resumes(
             resume=True,
             progress=False,
         )
+
+
+def test_vllm_engine_refuses_generated_positions_before_writing(
+    inputs: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    config = sweep_config(inputs, engine="vllm", positions="generated")
+    with pytest.raises(InputError, match="vLLM engine cannot steer positions 'generated'"):
+        run_experiment(config, out, progress=False)
+    with pytest.raises(InputError, match=r"steers only at blocks\.L\.hook_resid_post"):
+        run_experiment(sweep_config(inputs, engine="vllm", hooks=("blocks.1.hook_mlp_out",)), out)
+    assert not out.exists()
