@@ -14,7 +14,8 @@
 # GPU_CHECK_SUBSET (pytest paths, default tests); GPU_CHECK_BUDGET (seconds for the whole check,
 # default 480: each step's timeout is cut to what is left, later steps are skipped once it is
 # spent); GPU_CHECK_PYTEST_S (240); GPU_CHECK_WORKERS (pytest-xdist workers, 8); GPU_CHECK_BENCH
-# (benchmarks to run, default "trace steering cache decompose organism"; empty for none; also
+# (benchmarks to run, default "trace steering cache decompose organism"; empty for none; "engines"
+# adds the 8B-shaped HF generate / our engine / vLLM comparison of real_scale_cost.py --engines;
 # real_scale: the 8B-shaped capture over bare forward, bench_real_scale.json);
 # GPU_CHECK_BENCH_MODEL (default: a SmolLM2-135M-shaped random Llama built on the spot, since the
 # GGUF cannot travel; tiny-llama also works); GPU_CHECK_THREADS (CPU threads of the benchmarks,
@@ -329,7 +330,14 @@ bench() {
         --json "$json" ;;
     steering) set -- benchmarks/steering_throughput.py --model "$BENCH_MODEL" --device "$DEVICE" \
         --dtype bfloat16 --n-prompts 16 --max-new-tokens 48 --repeats 2 --threads "$THREADS" \
+        --cells 5 --prompts-per-cell 16 --sweep-max-new-tokens 48 --sweep-repeats 1 \
         --json "$json" ;;
+    engines) # Llama-3.1-8B shapes, random bf16 weights: HF generate vs our engine vs vLLM (if
+        # importable here), plain and steered, batch 32 and 64, decode step vs weights read
+        step bench_engines 240 "$PY" benchmarks/real_scale_cost.py --device "$DEVICE" \
+            --dtype bfloat16 --batch 32,64 --new-tokens 128 --long-new-tokens 0 --engines \
+            --json "$json"
+        return 0 ;;
     cache) set -- benchmarks/cache_throughput.py --model "$BENCH_MODEL" --device "$DEVICE" \
         --dtype bfloat16 --n-seq 64 --rss-tokens 1024,8192 --dp-seq 0 --threads "$THREADS" \
         --json "$json" ;;

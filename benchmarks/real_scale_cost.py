@@ -24,15 +24,23 @@ exists in float32). Random weights cost exactly what real ones do. Measured:
   ``--steer-layer``, the operation of ``backtrack steer``): ``steered_over_plain``. ``long``: one
   plain run at the first batch size with ``--long-new-tokens`` (traces run to ~1000 tokens, and
   decoding slows as the KV cache grows).
+* ``engines`` (``--engines``, toolkit code): at each ``--batch``, the same work on our continuous
+  engine (``experiments.generation.stream``) plain and steered (``steer_hf_rows``, one cell adding
+  a vector at ``--steer-layer``), and, where vllm is installed, on vLLM (``load_format="dummy"``:
+  random weights, no checkpoint) plain and steered (our hook installed in its workers):
+  ``ours_over_hf_generate``, ``vllm_over_hf_generate``, ``steered_over_plain`` of each, and the
+  decode step against the weights-read limit (weights / ``--hbm-tb-s``, 4.8 TB/s for an H200):
+  ``step_over_weights_read``.
 * ``peak_gb``: ``torch.cuda.max_memory_allocated`` during each phase (CUDA only), and the weights.
 
-This script imports only torch and transformers (no toolkit code), so it runs in any environment
-that has them.
+Without ``--engines`` this script imports only torch and transformers (no toolkit code), so it
+runs in any environment that has them.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import statistics
 import sys
 import time
@@ -347,6 +355,170 @@ def measure_store_capture(
     }
 
 
+class _IdsOnly:
+    """The little of a tokenizer the engine needs, for random token ids (no stop token)."""
+
+    def __init__(self, vocab: int) -> None:
+        self.vocab, self.eos_token_id, self.pad_token_id = vocab, None, 0
+
+    def __len__(self) -> int:
+        return self.vocab
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return [1, 2]
+
+    def decode(self, ids: Any, **kwargs: Any) -> str:
+        return ""
+
+
+def measure_engines(
+    model: Any, batch: int, n_new: int, args: Any, device: torch.device, hf_tok_s: float
+) -> dict[str, Any]:
+    """Our continuous engine and vLLM on ``generate_once``'s work (random prompts, fixed length)."""
+    from experiments.generation import GenerationConfig, stream
+    from experiments.steering.interventions import Intervention
+    from experiments.steering.interventions.operators import AddVectors, SteeringTerm
+    from experiments.steering.interventions.rows import steer_hf_rows
+
+    layer = min(args.steer_layer, model.config.num_hidden_layers - 1)
+    vector = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(3))
+    term = SteeringTerm(
+        name="v", vector=vector / vector.norm(), coefficient=4.0, alpha=4.0, unit="unit"
+    )
+    steer = [Intervention(hook=f"blocks.{layer}.hook_resid_post", operator=AddVectors([term]))]
+    gen = torch.Generator().manual_seed(2)
+    prompts = torch.randint(
+        3, model.config.vocab_size, (batch, args.prompt_len), generator=gen
+    ).tolist()
+    config = GenerationConfig(max_new_tokens=n_new, batch_size=batch, stop_at_think_end=False)
+    tokenizer = _IdsOnly(int(model.config.vocab_size))
+    saved_eos, model.generation_config.eos_token_id = model.generation_config.eos_token_id, None
+    weights_read_ms = (
+        1000
+        * sum(p.numel() * p.element_size() for p in model.parameters())
+        / (args.hbm_tb_s * 1e12)
+    )
+    figures: dict[str, Any] = {
+        "batch": batch,
+        "new_tokens": n_new,
+        "weights_read_ms": round(weights_read_ms, 3),
+    }
+
+    def ours(cells: list[Any]) -> int:
+        with steer_hf_rows(model, [cells], n_rows=batch) as handle:
+            n = 0
+            for done in stream(
+                model,
+                tokenizer,
+                prompts,
+                config,
+                on_forward=lambda rows, lens, shared: handle.assign(
+                    rows, [0] * len(rows), lens, shared
+                ),
+            ):
+                n += sum(len(o.generated_ids) for _, o in done)
+        return n
+
+    try:
+        ours([])  # warm-up at this shape
+        for name, cells in (("ours_plain", []), ("ours_steered", steer)):
+            sync(device)
+            t0 = time.perf_counter()
+            tokens = ours(cells)
+            sync(device)
+            seconds = time.perf_counter() - t0
+            figures[name] = {
+                "tokens": tokens,
+                "tok_s": round(tokens / seconds, 1),
+                "ms_per_step": round(1000 * seconds / n_new, 2),
+            }
+    finally:
+        model.generation_config.eos_token_id = saved_eos
+    figures["ours_over_hf_generate"] = round(figures["ours_plain"]["tok_s"] / hf_tok_s, 3)
+    figures["ours_steered_over_plain"] = round(
+        figures["ours_steered"]["tok_s"] / figures["ours_plain"]["tok_s"], 3
+    )
+    figures["ours_step_over_weights_read"] = round(
+        figures["ours_plain"]["ms_per_step"] / weights_read_ms, 2
+    )
+    try:
+        figures.update(measure_vllm(model, prompts, n_new, steer, args, hf_tok_s, weights_read_ms))
+    except Exception as err:  # optional: record why it could not run
+        figures["vllm"] = {"error": f"{type(err).__name__}: {err}"[:300]}
+    return figures
+
+
+_VLLM: dict[str, Any] = {}
+
+
+def measure_vllm(
+    model: Any,
+    prompts: list[list[int]],
+    n_new: int,
+    steer: list[Any],
+    args: Any,
+    hf_tok_s: float,
+    weights_read_ms: float,
+) -> dict[str, Any]:
+    """vLLM with random ("dummy") weights of the same config; one LLM for every batch size."""
+    import os
+    import tempfile
+    from functools import partial
+
+    os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    from experiments.steering.interventions import vllm as vllm_hooks
+
+    if "llm" not in _VLLM:
+        directory = tempfile.mkdtemp(prefix="vllm-dummy-")
+        model.config.save_pretrained(directory)
+        kwargs: dict[str, Any] = {"enforce_eager": True} if args.device == "cpu" else {}
+        _VLLM["llm"] = LLM(
+            model=directory,
+            load_format="dummy",
+            skip_tokenizer_init=True,
+            dtype=str(model.dtype).removeprefix("torch."),
+            max_model_len=args.prompt_len + max(args.new_tokens, args.long_new_tokens) + 8,
+            tensor_parallel_size=args.tensor_parallel,
+            **kwargs,
+        )
+    llm = _VLLM["llm"]
+    params = SamplingParams(
+        max_tokens=n_new, min_tokens=n_new, temperature=0, ignore_eos=True, detokenize=False
+    )
+    requests = [TokensPrompt(prompt_token_ids=p) for p in prompts]
+    out: dict[str, Any] = {}
+    llm.generate(requests, params, use_tqdm=False)  # warm-up
+    for name, ivs in (("vllm_plain", []), ("vllm_steered", steer)):
+        if ivs:
+            llm.apply_model(partial(vllm_hooks.install, interventions=ivs))
+        try:
+            t0 = time.perf_counter()
+            results = llm.generate(requests, params, use_tqdm=False)
+            seconds = time.perf_counter() - t0
+            if ivs:  # a compiled graph may skip Python hooks: say whether they ran
+                out["vllm_hooks_ran"] = all(llm.apply_model(vllm_hooks.calls))
+        finally:
+            if ivs:
+                llm.apply_model(vllm_hooks.remove)
+        tokens = sum(len(r.outputs[0].token_ids) for r in results)
+        out[name] = {
+            "tokens": tokens,
+            "tok_s": round(tokens / seconds, 1),
+            "ms_per_step": round(1000 * seconds / n_new, 2),
+        }
+    out["vllm_over_hf_generate"] = round(out["vllm_plain"]["tok_s"] / hf_tok_s, 3)
+    out["vllm_steered_over_plain"] = round(
+        out["vllm_steered"]["tok_s"] / out["vllm_plain"]["tok_s"], 3
+    )
+    out["vllm_step_over_weights_read"] = round(
+        out["vllm_plain"]["ms_per_step"] / weights_read_ms, 2
+    )
+    return out
+
+
 def int_list(text: str) -> list[int]:
     return [int(p) for p in text.split(",") if p.strip()]
 
@@ -367,6 +539,9 @@ def arguments() -> Any:
     p.add_argument("--steer-layer", type=int, default=10)
     p.add_argument("--repeats", type=int, default=5, help="forward repeats (median)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--engines", action="store_true", help="also our engine and vLLM (if installed)")
+    p.add_argument("--hbm-tb-s", type=float, default=4.8, help="memory bandwidth (H200: 4.8 TB/s)")
+    p.add_argument("--tensor-parallel", type=int, default=1, help="vLLM tensor parallel size")
     p.add_argument(
         "--tl",
         action="store_true",
@@ -414,6 +589,10 @@ def main() -> None:
             f"({plain['ms_per_step']} ms/step), steered {steered['tok_s']:9.1f} tok/s, "
             f"steered/plain {gen['steered_over_plain']:.3f}, peak {plain.get('peak_gb', '-')} GB"
         )
+        if args.engines:
+            engines = measure_engines(model, batch, args.new_tokens, args, device, plain["tok_s"])
+            figures.setdefault("engines", {})[str(batch)] = engines
+            print(f"engines batch {batch:3d}: {json.dumps(engines)}")
     if args.long_new_tokens:
         long = measure_generate(model, args.batch[0], args.long_new_tokens, args, device)
         figures["generate_long"] = long

@@ -9,6 +9,11 @@
 Batched, left-padded, KV-cached decoding on a plain Hugging Face model (greedy, or sampled with
 temperature/top-p from one seeded stream per prompt); results in prompt order. Steering hooks are
 installed by the caller around :func:`generate` (see :mod:`experiments.generation.engine`).
+
+:func:`stream` (and :func:`generate_continuous`) is the continuous-batching engine: one decode loop
+over the KV cache where finished rows leave and waiting prompts join, with the same tokens as
+:func:`generate`, and a per-forward callback so that rows of different conditions can be steered
+differently in one batch (:mod:`experiments.generation.continuous`).
 Torch loads only when :func:`generate` is first used.
 """
 
@@ -20,6 +25,7 @@ from activation_store.core.lazy import lazy_exports
 from experiments.generation.config import GenerationConfig, GenerationConfigError
 
 if TYPE_CHECKING:
+    from experiments.generation.continuous import generate_continuous, stream
     from experiments.generation.engine import Generation, generate, left_pad
     from experiments.generation.stopping import FinishReason
 
@@ -28,6 +34,8 @@ _LAZY = {
     "generate": ".engine",
     "left_pad": ".engine",
     "FinishReason": ".stopping",
+    "generate_continuous": ".continuous",
+    "stream": ".continuous",
 }
 
 __all__ = [
@@ -36,7 +44,9 @@ __all__ = [
     "GenerationConfig",
     "GenerationConfigError",
     "generate",
+    "generate_continuous",
     "left_pad",
+    "stream",
 ]
 
 

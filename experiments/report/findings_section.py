@@ -49,17 +49,18 @@ def findings_section(directory: Path, out: Path, figures: list[Path]) -> tuple[s
         "tests and the baselines' 95th percentile all agree; 'detectable' is the smallest effect "
         "the study could detect at 80 % power.</p>"
     ]
-    for suffix in (".png", ".svg"):
-        src = directory / f"headline{suffix}"
-        if src.is_file():
-            dst = out / "figures" / f"headline{suffix}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-            figures.append(dst)
-    if (out / "figures" / "headline.png").is_file():
-        parts.append(
-            '<p><img style="width:100%" src="figures/headline.png" alt="headline figure"></p>'
-        )
+    for name in ("headline", "decisions"):
+        for suffix in (".png", ".svg"):
+            src = directory / f"{name}{suffix}"
+            if src.is_file():
+                dst = out / "figures" / f"{name}{suffix}"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                figures.append(dst)
+        if (out / "figures" / f"{name}.png").is_file():
+            parts.append(
+                f'<p><img style="width:100%" src="figures/{name}.png" alt="{name} figure"></p>'
+            )
     rows = []
     for a in findings["answers"]:
         colour = VERDICT_COLOURS.get(a["verdict"], "#444")

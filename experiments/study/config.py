@@ -105,6 +105,25 @@ class StudyConfig:
     ablation_n_random: int = 3
     """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
     seeds (seed s starts at s × ablation_n_random)."""
+    decision_points: bool = True
+    """Read the teacher-forced decision-point metric (the primary measure of "does the direction
+    induce backtracking"): the reasoner's held-out traces on the steering prompts, read by both
+    models, steered at every decision_alphas."""
+    decision_alphas: tuple[float, ...] = (
+        0.0,
+        0.05,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        -0.05,
+        -0.1,
+        -0.2,
+        -0.3,
+        -0.4,
+    )
+    """Strengths of the decision-point reading (≥ 5 of each sign for a dose-response; must hold
+    headline_alpha); one forward pass per trace each, so many are affordable."""
     headline_alpha: float = 0.2
     """The α (positive) at which the findings compare directions."""
     metric: str = "coherent_backtracking_sentences"
@@ -124,6 +143,7 @@ class StudyConfig:
             (self.batch_size >= 1, "batch_size must be ≥ 1"),
             (0.0 in self.alphas, "alphas must contain 0 (the unsteered reference)"),
             (self.headline_alpha in self.alphas and self.headline_alpha > 0, f"headline_alpha {self.headline_alpha} must be a positive member of alphas"),
+            (not self.decision_points or (0.0 in self.decision_alphas and self.headline_alpha in self.decision_alphas), f"decision_alphas {list(self.decision_alphas)} must hold 0 and headline_alpha {self.headline_alpha}"),
             (self.n_random >= 1, "n_random must be ≥ 1 (findings compare with random directions)"),
             (all(1 <= k <= len(self.ablation_directions) for k in self.ablation_ks), f"ablation_ks {list(self.ablation_ks)} must lie in 1..{len(self.ablation_directions)} (the number of ablation_directions)"),
             (set(self.token_baseline_kinds) <= {"embed", "unembed"}, f"token_baseline_kinds {list(self.token_baseline_kinds)}: choose from embed, unembed"),

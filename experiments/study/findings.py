@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +37,24 @@ import numpy as np
 from activation_store.core.configs import config_from_dict
 from activation_store.core.errors import InputError
 from activation_store.core.stats import (
-    PairedComparison,
     PromptValues,
-    compare_with_group,
     difference,
     mean_difference,
     mean_over,
-    paired_comparison,
-    percentile_among,
 )
-from experiments.steering.runs.config import CONFIG_KINDS
 from experiments.steering.runs.plan import cell_id
-from experiments.steering.runs.rundir import RunDir
-from experiments.steering.runs.summary import run_values
+from experiments.study import decision_findings
 from experiments.study.config import StudyConfig
+from experiments.study.effects import (
+    Effect,
+    fmt,
+    percentile_note,
+    pooled,
+    power_note,
+    run_values_at,
+    verdict,
+    versus_baselines,
+)
 from experiments.study.stages import ablation_names, direction_names
 
 QUESTIONS = {
@@ -62,35 +66,6 @@ QUESTIONS = {
     "q4": "Does ablating k directions lower backtracking more than ablating one, and more than "
     "random k-subspaces?",
 }
-
-
-ALPHA = 0.05
-"""Significance level of the verdicts' permutation tests."""
-BASELINE_QUANTILE = 0.95
-"""An effect beats its baselines when it lies beyond this share of their own effects."""
-MDE_SE = 2.80
-"""z(1 − α/2) + z(0.8): the smallest effect detectable at 80 % power, in standard errors."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Effect(PairedComparison):
-    """A difference with its 95 % CI, pooled over seeds, named, with each seed's own.
-
-    ``n`` counts the prompts (steering) or seeds (probes) it rests on.
-    """
-
-    label: str
-    per_seed: list[dict[str, float]] = field(default_factory=list)
-    percentile: float | None = None
-    """Against a group of baselines: the share of the baselines' own effects below this one."""
-    n_baselines: int | None = None
-    """Against a group of baselines: how many (over all seeds)."""
-    mde: float | None = None
-    """Smallest true effect detectable at 80 % power, α = 0.05 (2.8 standard errors)."""
-
-    def __post_init__(self) -> None:
-        if self.mde is None and math.isfinite(self.hi - self.lo):
-            object.__setattr__(self, "mde", MDE_SE * (self.hi - self.lo) / (2 * 1.96))
 
 
 @dataclass(frozen=True)
@@ -119,115 +94,6 @@ class Findings:
         return out
 
 
-def _run_values(path: Path, metric: str) -> dict[str, PromptValues]:
-    """cell → prompt → value of ``metric`` in one steering or ablation run directory."""
-    if not (path / "plan.json").is_file():
-        raise InputError(
-            f"{str(path)!r} is not a finished steering run (no plan.json); run the study first"
-        )
-    run = RunDir(path)
-    saved = run.read_json("config.json")
-    config = config_from_dict(CONFIG_KINDS[saved["kind"]], saved["config"], where=str(path))
-    return dict(run_values(run, config).get(metric, {}))
-
-
-def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
-    """Per-prompt differences averaged over seeds; bootstrap CI over prompts."""
-    seeds = [s for s, d in per_seed.items() if d]
-    if not seeds:
-        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
-    prompts = sorted(set.intersection(*(set(per_seed[s]) for s in seeds)))
-    rows = []
-    for s in seeds:
-        d = per_seed[s]
-        c = paired_comparison(list(d.values()), [0.0] * len(d))
-        rows.append({"seed": s, "diff": c.diff, "lo": c.lo, "hi": c.hi, "n": c.n})
-    mean = [float(np.mean([per_seed[s][p] for s in seeds])) for p in prompts]
-    c = paired_comparison(mean, [0.0] * len(mean))
-    return Effect(
-        label=label, diff=c.diff, lo=c.lo, hi=c.hi, p_value=c.p_value, n=c.n, per_seed=rows
-    )
-
-
-def _verdict(effects: Sequence[Effect], want: int) -> str:
-    """yes: every CI on the wanted side, every permutation p < α, every baseline percentile beyond
-    :data:`BASELINE_QUANTILE`; no: a CI on the other side; else inconclusive."""
-    signs = [e.sign() for e in effects]
-    if any(s == -want for s in signs):
-        return "no"
-    significant = all(e.p_value is None or e.p_value < ALPHA for e in effects)
-    beyond = all(
-        e.percentile is None
-        or (
-            e.percentile >= BASELINE_QUANTILE if want > 0 else e.percentile <= 1 - BASELINE_QUANTILE
-        )
-        for e in effects
-    )
-    if signs and all(s == want for s in signs) and significant and beyond:
-        return "yes"
-    return "inconclusive"
-
-
-def _versus_baselines(
-    label: str,
-    effect_by_seed: dict[int, PromptValues],
-    baselines_by_seed: dict[int, list[PromptValues]],
-    reference_by_seed: dict[int, PromptValues],
-) -> Effect:
-    """An effect against every seed's baselines at once (see the module docstring): per prompt,
-    the effect averaged over seeds minus the mean of all baselines, with a hierarchical bootstrap
-    over prompts and baselines; the percentile compares the change from the reference (unsteered,
-    unablated) with each baseline's change from its own seed's reference."""
-    seeds = [s for s, v in effect_by_seed.items() if v]
-    group = [b for s in seeds for b in baselines_by_seed.get(s, []) if b]
-    if not seeds or not group:
-        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
-    effect = mean_over([effect_by_seed[s] for s in seeds])
-    reference = mean_over([reference_by_seed[s] for s in seeds])
-    result = compare_with_group(effect, group)
-    if result is None:
-        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
-    null = [
-        mean_difference(b, reference_by_seed[s])
-        for s in seeds
-        for b in baselines_by_seed.get(s, [])
-        if b
-    ]
-    rows = []
-    for s in seeds:
-        own = compare_with_group(effect_by_seed[s], baselines_by_seed.get(s, []))
-        if own is not None:
-            rows.append({"seed": s, "diff": own.diff, "lo": own.lo, "hi": own.hi, "n": own.n})
-    return Effect(
-        label=label,
-        diff=result.diff,
-        lo=result.lo,
-        hi=result.hi,
-        p_value=result.p_value,
-        n=result.n,
-        per_seed=rows,
-        percentile=percentile_among(mean_difference(effect, reference), null),
-        n_baselines=len(null),
-    )
-
-
-def _fmt(e: Effect) -> str:
-    p = f", p = {e.p_value:.2g}" if e.p_value is not None else ""
-    return f"{e.diff:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]{p}"
-
-
-def _percentile_note(e: Effect, what: str) -> str:
-    if e.percentile is None or not math.isfinite(e.percentile):
-        return ""
-    return f" (at the {100 * e.percentile:.0f}th percentile of {e.n_baselines} {what})"
-
-
-def _power_note(e: Effect) -> str:
-    if e.mde is None or not math.isfinite(e.mde):
-        return ""
-    return f"; smallest detectable difference {e.mde:.3f} (80 % power)"
-
-
 def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, dict[str, Any]]:
     """Q1 and Q2 from every seed's sweep, plus the pooled α curves for the figure."""
     alpha, metric = config.headline_alpha, config.metric
@@ -240,7 +106,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
     curves: dict[str, dict[str, list[float]]] = {}
     base_unsteered: list[float] = []
     for seed in config.seeds:
-        v = _run_values(study / f"seed{seed}" / f"sweep-s{seed}", metric)
+        v = run_values_at(study / f"seed{seed}" / f"sweep-s{seed}", metric)
         names = direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
@@ -262,39 +128,68 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         )
         _add_curves(curves, v, config, names, randoms, seed)
     q1_effects = [
-        _versus_baselines(
+        versus_baselines(
             "reasoner: base direction − random directions",
             steered_by_seed,
             randoms_by_seed,
             unsteered_by_seed,
         )
     ]
-    q1_effects += [
-        _pooled(f"reasoner: base direction − {role}", d) for role, d in vs_tokens.items()
-    ]
-    raw = _pooled("reasoner: base direction − unsteered", reasoner_vs_unsteered)
+    q1_effects += [pooled(f"reasoner: base direction − {role}", d) for role, d in vs_tokens.items()]
+    raw = pooled("reasoner: base direction − unsteered", reasoner_vs_unsteered)
+    free = (
+        f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {fmt(raw)} vs "
+        f"unsteered; vs random directions {fmt(q1_effects[0])}"
+        f"{percentile_note(q1_effects[0], 'random directions')}"
+        + "".join(f"; vs {e.label.split('− ')[-1]} {fmt(e)}" for e in q1_effects[1:])
+    )
+    base = pooled("base model: base direction − unsteered", base_vs_unsteered)
+    base_text = f"the base model's {metric} per generation changes by {fmt(base)} at α = {alpha:g}"
+    if decision_findings.available(config, study):
+        # the primary metric decides; free-generation counts are reported beside it
+        e = decision_findings.decision_evidence(config, study)
+        primary = [e.vs_random, *e.vs_tokens]
+        q1 = Answer(
+            "q1",
+            QUESTIONS["q1"],
+            verdict(primary, +1),
+            decision_findings.decision_summary(e, alpha)
+            + power_note(e.vs_random)
+            + f". In free generation (secondary): {free}",
+            [*primary, e.vs_unsteered, *e.by_split, *q1_effects, raw],
+        )
+        unchanged = e.base.sign() == 0
+        q2 = Answer(
+            "q2",
+            QUESTIONS["q2"],
+            "yes" if unchanged else "no",
+            f"on the reasoner's own traces, teacher-forced at the same decision points, the base "
+            f"model's opener log-odds change by {fmt(e.base)}"
+            + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
+            + f"; the reasoner's by {fmt(e.vs_unsteered)}"
+            + power_note(e.base)
+            + f". In free generation on its own prompt format (secondary): {base_text}"
+            + _floor_note(base_unsteered),
+            [e.base, e.vs_unsteered, base, raw],
+        )
+        return q1, q2, {**curves, "decisions": e.curves, "matched_kl": e.matched_kl}
     q1 = Answer(
         "q1",
         QUESTIONS["q1"],
-        _verdict(q1_effects, +1),
-        f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {_fmt(raw)} vs "
-        f"unsteered; vs random directions {_fmt(q1_effects[0])}"
-        f"{_percentile_note(q1_effects[0], 'random directions')}"
-        + "".join(f"; vs {e.label.split('− ')[-1]} {_fmt(e)}" for e in q1_effects[1:])
-        + _power_note(q1_effects[0]),
+        verdict(q1_effects, +1),
+        free + power_note(q1_effects[0]) + " (free generation; no decision-point runs)",
         [*q1_effects, raw],
     )
-    base = _pooled("base model: base direction − unsteered", base_vs_unsteered)
     unchanged = base.sign() == 0
     q2 = Answer(
         "q2",
         QUESTIONS["q2"],
         "yes" if unchanged else "no",
-        f"the base model's {metric} changes by {_fmt(base)} at α = {alpha:g}"
+        base_text
         + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
-        + f"; in the reasoner the same direction changes it by {_fmt(raw)}"
+        + f"; in the reasoner the same direction changes it by {fmt(raw)}"
         + _floor_note(base_unsteered)
-        + _power_note(base),
+        + power_note(base),
         [base, raw],
     )
     return q1, q2, curves
@@ -376,7 +271,7 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
             [table[str(o)]["over_structure"] for o in in_window],
         )
         effects.append(pooled_structure)
-        structure_note = f", {_fmt(pooled_structure)} above the structure (layout) baseline"
+        structure_note = f", {fmt(pooled_structure)} above the structure (layout) baseline"
     earliest = next((o for o in offsets if table[str(o)]["over_token"].sign() > 0), None)
     auroc = float(np.mean([table[str(o)]["auroc"] for o in in_window]))
     base_note = (
@@ -387,9 +282,9 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     answer = Answer(
         "q3",
         QUESTIONS["q3"],
-        _verdict(effects, +1),
+        verdict(effects, +1),
         f"over offsets {config.window} the reasoner's layer-{config.steer_layer} probe has AUROC "
-        f"{auroc:.3f}, {_fmt(pooled_over)} above the token-identity baseline{structure_note}; "
+        f"{auroc:.3f}, {fmt(pooled_over)} above the token-identity baseline{structure_note}; "
         f"earliest offset with a significant lead over tokens: "
         f"{earliest if earliest is not None else 'none'}{base_note}",
         effects,
@@ -466,7 +361,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     mean_vs_none: dict[int, PromptValues] = {}
     dose: dict[str, dict[str, float]] = {}
     for seed in config.seeds:
-        v = _run_values(study / f"seed{seed}" / f"ablation-s{seed}", metric)
+        v = run_values_at(study / f"seed{seed}" / f"ablation-s{seed}", metric)
         none = v.get(cell_id("reasoner", "none", "unsteered"), {})
         joint_values = v.get(cell_id("reasoner", "ablate", "+".join(names[:k_max])), {})
         singles = {n: v.get(cell_id("reasoner", "ablate", n), {}) for n in names}
@@ -490,29 +385,29 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         if mean_ablated:
             mean_vs_none[seed] = difference(mean_ablated, none)
     effects = [
-        _pooled(f"ablate {k_max} − best single", vs_single),
-        _versus_baselines(
+        pooled(f"ablate {k_max} − best single", vs_single),
+        versus_baselines(
             f"ablate {k_max} − random {k_max}-subspaces",
             joint_by_seed,
             randoms_by_seed,
             none_by_seed,
         ),
     ]
-    joint = _pooled(f"ablate {k_max} − unablated", joint_vs_none)
+    joint = pooled(f"ablate {k_max} − unablated", joint_vs_none)
     reported = [joint]
     mean_note = ""
     if mean_vs_none:
-        mean_joint = _pooled(f"mean-ablate {k_max} − unablated", mean_vs_none)
+        mean_joint = pooled(f"mean-ablate {k_max} − unablated", mean_vs_none)
         reported.append(mean_joint)
-        mean_note = f"; mean-ablating them instead changes it by {_fmt(mean_joint)}"
+        mean_note = f"; mean-ablating them instead changes it by {fmt(mean_joint)}"
     answer = Answer(
         "q4",
         QUESTIONS["q4"],
-        _verdict(effects, -1),
-        f"projecting out {k_max} directions changes {metric} by {_fmt(joint)}; vs the best single "
-        f"direction {_fmt(effects[0])}; vs random {k_max}-subspaces {_fmt(effects[1])}"
-        f"{_percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
-        f"{_power_note(effects[1])}",
+        verdict(effects, -1),
+        f"projecting out {k_max} directions changes {metric} by {fmt(joint)}; vs the best single "
+        f"direction {fmt(effects[0])}; vs random {k_max}-subspaces {fmt(effects[1])}"
+        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
+        f"{power_note(effects[1])}",
         [*effects, *reported],
     )
     return answer, dose
@@ -521,7 +416,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
 def write_findings(study_dir: str | Path) -> Findings:
     """Answer the four questions for a finished study; write ``findings/findings.json`` and the
     headline figure (``findings/headline.png`` and ``.svg``)."""
-    from experiments.study.headline import plot_headline
+    from experiments.study.headline import plot_decisions, plot_headline
     from experiments.study.state import load_state
 
     study = Path(study_dir).resolve()
@@ -542,12 +437,19 @@ def write_findings(study_dir: str | Path) -> Findings:
         "headline_alpha": config.headline_alpha,
         "alphas": sorted(config.alphas),
         "answers": [asdict(a) for a in answers],
-        "curves": {"steering": curves, "probes": probe_curves, "ablation": dose},
+        "curves": {
+            "steering": {k: v for k, v in curves.items() if k not in ("decisions", "matched_kl")},
+            "decisions": curves.get("decisions"),
+            "matched_kl": curves.get("matched_kl"),
+            "probes": probe_curves,
+            "ablation": dose,
+        },
         "config": state["config"],
     }
     path = out / "findings.json"
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
+    plot_decisions(payload, out / "decisions")
     return Findings(answers, list(config.seeds), path, figure)
 
 

@@ -23,6 +23,7 @@ from activation_store.events import parse_offsets
 from activation_store.models.config import ModelConfig
 from experiments.generation.config import GenerationConfig
 from experiments.steering.runs.config import AblationConfig, SweepConfig
+from experiments.steering.runs.decisions import DecisionConfig
 from experiments.study.config import StudyConfig
 from experiments.traces.config import TraceConfig
 from probes.config import DirectionConfig, ProbeConfig
@@ -97,22 +98,14 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
     d = str(out / f"seed{seed}")
     traces, store = f"{d}/traces.jsonl", f"{d}/store.h5"
     steps = [
-        Step(
-            f"seed{seed}/traces",
+        _trace_step(
+            config,
+            seed,
+            "traces",
             "reasoner traces on the derivation prompts",
-            ("traces",),
-            ("--sampling-seed", str(seed), "--out", traces),
-            (
-                _model(config, config.reasoner),
-                TraceConfig(
-                    prompts=config.prompts, split="derivation", limit=config.n_trace_prompts
-                ),
-                GenerationConfig(
-                    max_new_tokens=config.trace_max_new_tokens,
-                    temperature=config.trace_temperature,
-                    batch_size=config.batch_size,
-                ),
-            ),
+            "derivation",
+            config.n_trace_prompts,
+            traces,
         )
     ]
     for key, model in (("base", config.base), ("reasoner", config.reasoner)):
@@ -185,6 +178,8 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
                 ),
             )
         )
+    if config.decision_points:
+        steps += _decision_steps(config, seed, d)
     steps += [
         Step(
             f"seed{seed}/sweep",
@@ -204,6 +199,72 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
         ),
     ]
     return steps
+
+
+def _trace_step(
+    config: StudyConfig,
+    seed: int,
+    name: str,
+    title: str,
+    split: str,
+    limit: int | None,
+    out: str,
+) -> Step:
+    """The reasoner's sampled traces on ``limit`` prompts of ``split`` (stratified), into ``out``."""
+    return Step(
+        f"seed{seed}/{name}",
+        title,
+        ("traces",),
+        ("--sampling-seed", str(seed), "--out", out),
+        (
+            _model(config, config.reasoner),
+            TraceConfig(prompts=config.prompts, split=split, limit=limit),  # type: ignore[arg-type]
+            GenerationConfig(
+                max_new_tokens=config.trace_max_new_tokens,
+                temperature=config.trace_temperature,
+                batch_size=config.batch_size,
+            ),
+        ),
+    )
+
+
+def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
+    """Held-out traces of the reasoner on the steering prompts, then both models read them,
+    teacher-forced, at every decision point (the primary metric; see
+    :mod:`experiments.steering.runs.decisions`)."""
+    heldout = f"{d}/heldout-traces.jsonl"
+    return [
+        _trace_step(
+            config,
+            seed,
+            "heldout-traces",
+            "reasoner traces on the held-out steering prompts (for the decision points)",
+            "evaluation",
+            config.n_steer_prompts,
+            heldout,
+        ),
+        Step(
+            f"seed{seed}/decisions",
+            "decision points: opener log-odds steered vs unsteered, reasoner and base, teacher-forced",
+            ("steer", "decisions"),
+            ("--out", f"{d}/decisions-s{seed}"),
+            (
+                DecisionConfig(
+                    models=(config.reasoner, config.base),
+                    model_labels=("reasoner", "base"),
+                    traces=heldout,
+                    prompts=config.prompts,
+                    directions_dir=f"{d}/directions",
+                    directions=tuple(direction_names(config, seed).values()),
+                    alphas=config.decision_alphas,
+                    batch_size=config.batch_size,
+                    device=config.device,
+                    dtype=config.dtype,  # type: ignore[arg-type]
+                ),
+            ),
+            resumable_out=f"seed{seed}/decisions-s{seed}",
+        ),
+    ]
 
 
 def _direction_config(config: StudyConfig, seed: int) -> DirectionConfig:

@@ -11,8 +11,9 @@ directions, orthonormalised —, :class:`AblateThenAdd`), ``intervention`` (an o
 and positions), ``positions`` (``all``, ``prompt``, ``generated`` or a :class:`PositionWindow`,
 tracked through padding and the KV cache), ``units`` (what α is measured in), ``from_directions``
 (directions → interventions), ``validation`` (hooks and widths checked against a model, resolved
-once), ``hf`` / ``tl`` (install on a Hugging Face model or a ``HookedTransformer``; same logits)
-and ``handle`` (what was installed, undone with ``remove()`` or by leaving the ``with``).
+once), ``hf`` / ``tl`` (install on a Hugging Face model or a ``HookedTransformer``; same logits),
+``rows`` (per-row interventions: each batch row gets its own cell's interventions, for mixed
+batches; :func:`steer_hf_rows`) and ``handle`` (what was installed, undone with ``remove()`` or by leaving the ``with``).
 
 This package imports nothing from the experiments that use it (:mod:`experiments.steering.runs`).
 """
@@ -32,6 +33,8 @@ _EXPORTS = {
     "Intervention": ".intervention",
     "SteeringHandle": ".handle",
     "steer_hf": ".hf",
+    "steer_hf_rows": ".rows",
+    "RowSteeringHandle": ".rows",
     "steer_tl": ".tl",
     "PositionWindow": ".positions",
     "parse_positions": ".positions",

@@ -1,4 +1,4 @@
-"""The unit of work of a run: one condition's remaining prompts, batch by batch."""
+"""The work of a run on one model: its conditions' remaining prompts, in mixed batches."""
 
 from __future__ import annotations
 
@@ -95,11 +95,11 @@ def interventions_for(
     return ablate_interventions(ablated, hooks, positions=positions, mean=mean)
 
 
-def run_condition(
+def run_conditions(
     run: RunDir,
     config: RunSettings,
-    condition: Condition,
-    problems: Sequence[Problem],
+    conditions: Sequence[Condition],
+    todo: dict[str, list[Problem]],
     prompt_ids: dict[str, list[int]],
     directions: dict[str, Direction],
     target: ModelTarget,
@@ -107,36 +107,170 @@ def run_condition(
     tokenizer: Any,
     bar: tqdm,
 ) -> None:
-    """Generate ``problems`` under ``condition`` and append them to the run, a batch at a time."""
-    from experiments.generation import generate
-    from experiments.steering.interventions.hf import steer_hf
+    """Generate every remaining prompt of ``conditions`` (one model) in mixed batches.
 
-    interventions = interventions_for(condition, directions, config, target)
-    gen_config = generation_config(config, condition.seed)
-    ordered = sorted(problems, key=lambda p: -len(prompt_ids[p.id]))  # less padding per batch
-    for start in range(0, len(ordered), config.batch_size):
-        batch = ordered[start : start + config.batch_size]
-        with steer_hf(hf_model, interventions) as handle:
-            outs = generate(
-                hf_model, tokenizer, [prompt_ids[p.id] for p in batch], gen_config, progress=False
+    All conditions' rows share one continuous batch (:func:`experiments.generation.stream`),
+    each row steered by its own condition's interventions
+    (:func:`~experiments.steering.interventions.rows.steer_hf_rows`). Whenever ``batch_size``
+    generations have finished they are scored (perplexity under the unsteered model: hooks
+    paused) and appended to the run, one ``interventions.jsonl`` line per condition among them.
+    Rows join condition by condition, each condition's prompts longest first; every row samples
+    from its own stream (the condition's seed and the prompt's tokens), so nothing depends on
+    batch-mates, on the order or on resuming.
+    """
+    from experiments import generation
+    from experiments.generation.sampling import row_seeds
+    from experiments.steering.interventions.rows import steer_hf_rows
+
+    cells = [interventions_for(c, directions, config, target) for c in conditions]
+    requests = [
+        (k, problem)
+        for k, condition in enumerate(conditions)
+        for problem in sorted(todo[condition.id], key=lambda p: -len(prompt_ids[p.id]))
+    ]
+    if not requests:
+        return
+    prompts = [prompt_ids[p.id] for _, p in requests]
+    seeds = [row_seeds(conditions[k].seed, [prompt_ids[p.id]])[0] for k, p in requests]
+    gen_config = generation_config(config, 0)
+    pending: list[tuple[int, Any]] = []
+
+    def flush(handle: Any) -> None:
+        if not pending:
+            return
+        with handle.paused():
+            perplexities = _perplexities(hf_model, tokenizer, [o for _, o in pending], config)
+        by_condition: dict[int, list[tuple[int, Any, float | None]]] = {}
+        for (r, out), ppl in zip(pending, perplexities, strict=True):
+            by_condition.setdefault(requests[r][0], []).append((r, out, ppl))
+        for k, rows in by_condition.items():
+            condition = conditions[k]
+            run.append(
+                [
+                    _record(
+                        condition,
+                        requests[r][1],
+                        out,
+                        ppl,
+                        config,
+                        prompt_end(tokenizer, out.prompt_ids),
+                    )
+                    for r, out, ppl in rows
+                ],
+                {
+                    "condition": condition.id,
+                    "prompt_ids": [requests[r][1].id for r, _, _ in rows],
+                    "interventions": handle.record(k, [r for r, _, _ in rows]),
+                    "batch": "mixed",
+                },
             )
-        perplexities = _perplexities(hf_model, tokenizer, outs, config)
-        records = [
-            _record(condition, problem, out, ppl, config, prompt_end(tokenizer, out.prompt_ids))
-            for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
-        ]
-        run.append(
-            records,
-            {
-                "condition": condition.id,
-                "prompt_ids": [p.id for p in batch],
-                "interventions": handle.record(),
-            },
-        )
-        bar.update(len(batch))
-        bar.set_postfix_str(
-            f"{condition.model} {condition.group} α={condition.alpha:g}", refresh=False
-        )
+            bar.set_postfix_str(
+                f"{condition.model} {condition.group} α={condition.alpha:g}", refresh=False
+            )
+        bar.update(len(pending))
+        pending.clear()
+
+    with steer_hf_rows(hf_model, cells, n_rows=len(requests)) as handle:
+
+        def on_forward(
+            rows: Sequence[int],
+            lengths: Sequence[int],
+            shared: Sequence[Sequence[int]] | None,
+        ) -> None:
+            handle.assign(rows, [requests[r][0] for r in rows], lengths, shared)
+
+        for finished in generation.stream(
+            hf_model,
+            tokenizer,
+            prompts,
+            gen_config,
+            seeds=seeds,
+            on_forward=on_forward,
+            groups=[k for k, _ in requests],  # a condition's prompts share their common prefix
+        ):
+            pending.extend(finished)
+            if len(pending) >= config.batch_size:
+                flush(handle)
+        flush(handle)
+
+
+def run_conditions_vllm(
+    run: RunDir,
+    config: RunSettings,
+    conditions: Sequence[Condition],
+    todo: dict[str, list[Problem]],
+    prompt_ids: dict[str, list[int]],
+    directions: dict[str, Direction],
+    target: ModelTarget,
+    engine: Any,
+    bar: tqdm,
+) -> None:
+    """As :func:`run_conditions`, on a :class:`~experiments.generation.vllm_engine.VLLMEngine`.
+
+    vLLM batches requests itself (continuously); a condition's interventions are installed in its
+    workers for that condition's chunks of ``batch_size`` prompts (give vLLM a large one), one
+    ``interventions.jsonl`` line per chunk. Changed positions are counted from each generation's
+    prompt and generated lengths (what the hooks change: all, or a START:STOP window).
+    """
+    from experiments.generation.sampling import row_seeds
+    from experiments.steering.interventions.vllm import positions_changed
+
+    gen_config = generation_config(config, 0)
+    for condition in conditions:
+        interventions = interventions_for(condition, directions, config, target)
+        ordered = sorted(todo[condition.id], key=lambda p: -len(prompt_ids[p.id]))
+        for start in range(0, len(ordered), config.batch_size):
+            batch = ordered[start : start + config.batch_size]
+            prompts = [prompt_ids[p.id] for p in batch]
+            with engine.steer(interventions):
+                outs = engine.generate(
+                    prompts,
+                    gen_config,
+                    seeds=[row_seeds(condition.seed, [p])[0] for p in prompts],
+                )
+            perplexities: list[float | None] = (
+                engine.perplexities(prompts, [o.generated_ids for o in outs])
+                if config.perplexity
+                else [None] * len(outs)
+            )
+            changed = [
+                [
+                    positions_changed(iv.positions, len(o.prompt_ids), len(o.generated_ids))
+                    for o in outs
+                ]
+                for iv in interventions
+            ]
+            run.append(
+                [
+                    _record(
+                        condition,
+                        problem,
+                        out,
+                        ppl,
+                        config,
+                        prompt_end(engine.tokenizer, out.prompt_ids),
+                    )
+                    for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
+                ],
+                {
+                    "condition": condition.id,
+                    "prompt_ids": [p.id for p in batch],
+                    "interventions": [
+                        {
+                            **iv.describe(),
+                            "positions_changed": {
+                                part: sum(c[part] for c in rows) for part in ("prompt", "generated")
+                            },
+                        }
+                        for iv, rows in zip(interventions, changed, strict=True)
+                    ],
+                    "batch": "vllm",
+                },
+            )
+            bar.update(len(batch))
+            bar.set_postfix_str(
+                f"{condition.model} {condition.group} α={condition.alpha:g}", refresh=False
+            )
 
 
 def generation_config(config: RunSettings, seed: int) -> GenerationConfig:

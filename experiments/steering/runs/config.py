@@ -17,6 +17,7 @@ from activation_store.models.config import DEVICE_PATTERN, Dtype
 from experiments.steering.interventions.units import AlphaUnit
 
 ChatTemplate = Literal["auto", "on", "off"]
+Engine = Literal["hf", "vllm"]
 GroupScale = Literal["each", "split"]
 AblationMode = Literal["zero", "mean"]
 
@@ -71,6 +72,10 @@ class RunSettings:
     """cpu, cuda, cuda:N or auto."""
     dtype: Dtype = "float32"
     """Model precision: float32, bfloat16 or float16."""
+    engine: Engine = "hf"
+    """Generation engine: hf (our engine: mixed-condition continuous batches on the plain Hugging
+    Face model) or vllm (the optional extra backtrack-toolkit[vllm]; positions all or START:STOP,
+    hooks blocks.L.hook_resid_post; sampling reproducible per seed but not the hf engine's)."""
     perplexity: bool = True
     """Score every generation's perplexity under the unsteered model (coherence check)."""
     max_repetition: float = 0.5
@@ -111,6 +116,7 @@ class RunSettings:
         _need(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens, batch_size ≥ 1")
         _need(bool(DEVICE_PATTERN.match(self.device)), f"device={self.device!r}: use cpu, cuda")
         _need(self.dtype in get_args(Dtype), f"dtype={self.dtype!r}: use {get_args(Dtype)}")
+        _need(self.engine in get_args(Engine), f"engine={self.engine!r}: use hf or vllm")
         _need(0 < self.confidence < 1, f"confidence={self.confidence} must be in (0, 1)")
         _need(self.n_bootstrap >= 100, f"n_bootstrap={self.n_bootstrap}: use at least 100")
         _need(

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+import operator
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -55,12 +57,30 @@ def decision_points(trace: Trace, problem: Any | None) -> DecisionPoints:
 
 
 def _verdicts(sentences: Sequence[str], problem: Any | None) -> list[str]:
-    """The solver's verdict (correct / wrong / unparsed) of each sentence."""
-    if problem is None:
-        return ["unparsed"] * len(sentences)
+    """The verdict (correct / wrong / unparsed) of each sentence: the problem's solver where a
+    sentence matches one of its worked steps, else the arithmetic the sentence states."""
     from experiments.organism.checker import check_step
 
-    return [check_step(text, problem.steps).verdict for text in sentences]
+    out = []
+    for text in sentences:
+        verdict = "unparsed" if problem is None else check_step(text, problem.steps).verdict
+        out.append(arithmetic_verdict(text) if verdict == "unparsed" else verdict)
+    return out
+
+
+_ARITHMETIC = re.compile(r"(-?\d+)\s*([+\-−×x*])\s*(-?\d+)\s*=\s*(-?\d+)")
+_OPS = {"+": operator.add, "-": operator.sub, "−": operator.sub, "×": operator.mul,
+        "x": operator.mul, "*": operator.mul}  # fmt: skip
+
+
+def arithmetic_verdict(sentence: str) -> str:
+    """``wrong`` when a stated ``a op b = c`` (+, −, ×) is false, ``correct`` when every one is
+    true, ``unparsed`` without one; a backtracking sentence's correction counts as stated."""
+    found = _ARITHMETIC.findall(sentence)
+    if not found:
+        return "unparsed"
+    ok = [_OPS[op](int(a), int(b)) == int(c) for a, op, b, c in found]
+    return "correct" if all(ok) else "wrong"
 
 
 def opener_ids(tokenizer: Any, words: Sequence[str]) -> list[int]:

@@ -132,13 +132,13 @@ def run_decisions(
 ) -> DecisionResult:
     """Read every cell of ``config`` into the run directory ``out`` (resumable)."""
     from experiments.steering.runs.conditions import ModelSlot
-    from experiments.steering.runs.inputs import check_fit
+    from experiments.steering.runs.inputs import check_fit, select_directions
     from experiments.steering.runs.plan import Condition
     from experiments.steering.runs.rundir import RunDir, append_lines, read_lines
 
     start = time.perf_counter()
     points, problems = _load_points(config)
-    directions = _directions(config)
+    directions = select_directions(config)
     run = RunDir.open(out, "decisions", config, resume=resume)  # type: ignore[arg-type]
     if not run.initialised:
         run.start()
@@ -212,19 +212,6 @@ def _load_points(config: DecisionConfig) -> tuple[list[DecisionPoints], dict[str
     if not points:
         raise InputError(f"no decision points in {config.traces!r}: its thinking has no sentences")
     return points, problems
-
-
-def _directions(config: DecisionConfig) -> list[Direction]:
-    from activation_store.direction import check_same_space, load_directions
-
-    directory = Path(config.directions_dir)
-    if not directory.is_dir():
-        raise InputError(f"directions_dir {config.directions_dir!r} is not a directory")
-    directions = load_directions(directory, config.directions or None)
-    if not directions:
-        raise InputError(f"no directions in {config.directions_dir!r}")
-    check_same_space(directions)
-    return directions
 
 
 def _plan(config: DecisionConfig, names: Sequence[str]) -> list[Condition]:

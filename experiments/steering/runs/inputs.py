@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from activation_store.core.errors import InputError
 from activation_store.direction import Direction, check_same_space, load_directions
@@ -65,7 +65,17 @@ def encode_prompts(
     }
 
 
-def select_directions(config: RunSettings) -> list[Direction]:
+class DirectionSource(Protocol):
+    """A config naming saved directions (every run config does)."""
+
+    @property
+    def directions_dir(self) -> str: ...
+
+    @property
+    def directions(self) -> tuple[str, ...]: ...
+
+
+def select_directions(config: DirectionSource) -> list[Direction]:
     """The named directions (or all) from ``config.directions_dir``, in one residual space."""
     directory = Path(config.directions_dir)
     if not directory.is_dir():

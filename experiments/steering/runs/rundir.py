@@ -16,6 +16,7 @@ resume, so a killed run continues where it stopped and nothing finished is recom
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -33,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 RESUMABLE_FIELDS = frozenset({"batch_size"})
 """Fields that may change between a run and its resumption (they do not change results)."""
+ADDED_FIELDS = frozenset({"engine"})
+"""Fields added after run directories were written: a config.json without one had the default."""
 GENERATIONS = "generations.jsonl"
 INTERVENTIONS = "interventions.jsonl"
 
@@ -43,6 +46,7 @@ class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._wanted: dict[str, Any] = {}
+        self._added: dict[str, Any] = {}
 
     @classmethod
     def open(
@@ -51,6 +55,9 @@ class RunDir:
         """Check that ``path`` can take this run (new, or ``resume`` of the same config); no writes."""
         run = cls(Path(path))
         run._wanted = {"kind": kind, "config": config_to_dict(config)}
+        run._added = {  # fields newer than some run directories: absent there = their default
+            f.name: f.default for f in dataclasses.fields(config) if f.name in ADDED_FIELDS
+        }
         config_file = run.path / "config.json"
         if config_file.is_file():
             if not resume:
@@ -77,7 +84,7 @@ class RunDir:
                 f"{str(self.path)!r} holds a {stored.get('kind')} run, not a {wanted['kind']}; "
                 "choose a new --out"
             )
-        old, new = stored.get("config", {}), wanted["config"]
+        old, new = {**self._added, **stored.get("config", {})}, wanted["config"]
         diff = [
             k
             for k in sorted(set(old) | set(new))

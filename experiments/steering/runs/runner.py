@@ -7,9 +7,11 @@
 >>> result = run_experiment(config, "runs/sweep1")            # killed? rerun with resume=True
 >>> result.summary["cells"][0]["metrics"]["backtracking_sentences"]   # mean, lo, hi, n
 
-Every prompt × condition is generated once, batched on the plain Hugging Face model with the KV
-cache and the interventions installed by :func:`~experiments.steering.interventions.hf.steer_hf`. Each batch is
-appended to ``generations.jsonl`` when it finishes.
+Every prompt × condition is generated once on the plain Hugging Face model. The conditions of one
+model share mixed batches (:func:`~experiments.steering.runs.conditions.run_conditions`): each row
+carries its own condition's interventions, finished rows leave the batch and waiting rows join it.
+Every ``batch_size`` finished generations are appended to ``generations.jsonl`` (and one line per
+condition among them to ``interventions.jsonl``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from activation_store.direction import Direction, load_directions
-from experiments.steering.runs.conditions import ModelSlot, run_condition
+from experiments.steering.runs.conditions import ModelSlot, run_conditions, run_conditions_vllm
 from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.inputs import check_fit, encode_prompts, held_out_problems
 from experiments.steering.runs.plan import Condition
@@ -61,6 +63,10 @@ def run_experiment(
 ) -> RunResult:
     """Run (or, with ``resume``, continue) ``config`` into the run directory ``out``."""
     start = time.perf_counter()
+    if config.engine == "vllm":  # refuse what vLLM cannot express before anything is written
+        from experiments.steering.interventions.vllm import check_vllm_positions
+
+        check_vllm_positions(config.positions, config.hooks)
     kind = "sweep" if isinstance(config, SweepConfig) else "ablation"
     problems = held_out_problems(config)
     run = RunDir.open(out, kind, config, resume=resume)
@@ -106,23 +112,49 @@ def _run_model(
     directions: dict[str, Direction],
     bar: tqdm,
 ) -> None:
+    if config.engine == "vllm":
+        _run_model_vllm(run, config, slot, spec, conditions, todo, directions, bar)
+        return
     hf_model, tokenizer = slot.load(spec)
     n_layers, d_model = int(hf_model.config.num_hidden_layers), int(hf_model.config.hidden_size)
     target = check_fit(
         list(directions.values()), config.hooks, n_layers=n_layers, d_model=d_model, model=spec
     )
     prompt_ids = encode_prompts([p for ps in todo.values() for p in ps], tokenizer, config)
-    for condition in conditions:
-        run_condition(
-            run,
-            config,
-            condition,
-            todo[condition.id],
-            prompt_ids,
-            directions,
-            target,
-            hf_model,
-            tokenizer,
-            bar,
-        )
+    run_conditions(
+        run, config, conditions, todo, prompt_ids, directions, target, hf_model, tokenizer, bar
+    )
     gc.collect()
+
+
+def _run_model_vllm(
+    run: RunDir,
+    config: RunSettings,
+    slot: ModelSlot,
+    spec: str,
+    conditions: Sequence[Condition],
+    todo: dict[str, list[Any]],
+    directions: dict[str, Direction],
+    bar: tqdm,
+) -> None:
+    from experiments.generation.vllm_engine import VLLMEngine
+
+    slot.release()  # the HF copy (set-up, baselines) is not needed while vLLM holds the model
+    engine = VLLMEngine.open(spec, dtype=config.dtype)  # the caller's, if it holds one
+    try:
+        target = check_fit(
+            list(directions.values()),
+            config.hooks,
+            n_layers=engine.n_layers,
+            d_model=engine.d_model,
+            model=spec,
+        )
+        prompt_ids = encode_prompts(
+            [p for ps in todo.values() for p in ps], engine.tokenizer, config
+        )
+        run_conditions_vllm(
+            run, config, conditions, todo, prompt_ids, directions, target, engine, bar
+        )
+    finally:
+        del engine
+        gc.collect()

@@ -73,12 +73,21 @@ def test_decision_points_are_sentence_starts_split_by_the_step_before(traces: Pa
     found = [decision_points(t, problem) for t in read_traces(traces)]
     assert [p.split for p in found] == [
         ["after_right", "after_right"],
-        ["after_wrong", "unknown"],
+        ["after_wrong", "after_right"],  # "Wait, 9 × 9 = 81." checks by its arithmetic
         ["after_right", "after_wrong"],
     ]
     trace = found[1].trace
     first = found[1].token_index[0]
     assert trace.text[trace.token_offsets[first][0] :].lstrip().startswith("Wait")
+
+
+def test_stated_arithmetic_is_checked_where_no_worked_step_matches() -> None:
+    from experiments.steering.runs.decision_points import arithmetic_verdict
+
+    assert arithmetic_verdict("8 - 4 = 5.") == "wrong"
+    assert arithmetic_verdict("Check: 3 × 4 = 12, and 12 + 1 = 13.") == "correct"
+    assert arithmetic_verdict("Check: 3 × 4 = 12, and 12 + 1 = 14.") == "wrong"
+    assert arithmetic_verdict("The rules are true.") == "unparsed"
 
 
 def test_reading_is_exact_batched_and_unsteered(traces: Path, tiny: LoadedModel) -> None:

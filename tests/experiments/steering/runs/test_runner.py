@@ -89,16 +89,15 @@ def test_interrupted_run_resumes_to_the_same_result(
     inputs: Path, sweep_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str
 ) -> None:
     config = sweep_config(inputs, groups=("dom0+dom1",), device=device)
-    real = generation.generate
-    calls = {"n": 0}
+    real = generation.stream
 
-    def dies_on_fifth(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
+    def dies_after_four(*args: Any, **kwargs: Any) -> Any:  # killed mid-run, between batches
+        for n, finished in enumerate(real(*args, **kwargs)):
+            if n == 4:
+                raise KeyboardInterrupt
+            yield finished
 
-    monkeypatch.setattr(generation, "generate", dies_on_fifth)
+    monkeypatch.setattr(generation, "stream", dies_after_four)
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         run_experiment(config, out, progress=False)
@@ -106,7 +105,7 @@ def test_interrupted_run_resumes_to_the_same_result(
     assert 0 < len(partial) < 21
     with (out / "generations.jsonl").open("a") as fh:
         fh.write('{"condition": "torn')  # a line cut by kill -9
-    monkeypatch.setattr(generation, "generate", real)
+    monkeypatch.setattr(generation, "stream", real)
     result = run_experiment(config, out, resume=True, progress=False)
     assert result.n_new == 21 - len(partial)
     resumed, reference = records(out), records(sweep_run)
@@ -199,3 +198,36 @@ def test_mean_ablation_runs_beside_zero_ablation(inputs: Path, tmp_path: Path) -
     assert described == {"zero", "mean"}
     with pytest.raises(ConfigError, match="name the mean-activation direction"):
         ablation_config(inputs, modes=("mean",))
+
+
+def test_run_written_before_the_engine_field_resumes(
+    inputs: Path, sweep_run: Path, tmp_path: Path, device: str
+) -> None:
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(sweep_run, old)
+    stored = json.loads((old / "config.json").read_text())
+    del stored["config"]["engine"]
+    (old / "config.json").write_text(json.dumps(stored))
+    config = sweep_config(inputs, groups=("dom0+dom1",), device=device)
+    assert run_experiment(config, old, resume=True, progress=False).n_new == 0
+    with pytest.raises(InputError, match=r"different config \(engine"):
+        run_experiment(
+            sweep_config(inputs, groups=("dom0+dom1",), device=device, engine="vllm"),
+            old,
+            resume=True,
+            progress=False,
+        )
+
+
+def test_vllm_engine_refuses_generated_positions_before_writing(
+    inputs: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    config = sweep_config(inputs, engine="vllm", positions="generated")
+    with pytest.raises(InputError, match="vLLM engine cannot steer positions 'generated'"):
+        run_experiment(config, out, progress=False)
+    with pytest.raises(InputError, match=r"steers only at blocks\.L\.hook_resid_post"):
+        run_experiment(sweep_config(inputs, engine="vllm", hooks=("blocks.1.hook_mlp_out",)), out)
+    assert not out.exists()
