@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from activation_store import schema
 from activation_store.cache_config import CacheConfig
 from activation_store.core.errors import InputError, StoreError
 from activation_store.create import (
@@ -66,6 +68,41 @@ def estimate_bytes(n_rows: int, d_model: int, n_hooks: int, store_dtype: str) ->
     return n_rows * d_model * n_hooks * (2 if store_dtype == "float16" else 4)
 
 
+def free_bytes(path: Path) -> int:
+    """Free bytes on the file system that holds ``path`` (its nearest existing ancestor)."""
+    probe = path if path.exists() else path.parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return shutil.disk_usage(probe).free
+
+
+def _check_free_space(out: Path, size: int) -> None:
+    free = free_bytes(out)
+    if size > free:
+        raise StoreError(
+            f"not enough disk space for {str(out)!r}: caching needs about {_size(size)}, "
+            f"{_size(free)} free; free some space, choose another --out, or pass "
+            "--ignore-disk-space to try anyway"
+        )
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def _committed_now(out: Path, key: str) -> int:
+    """Rows of ``key`` already committed in ``out`` (0 when the store or the model is not there)."""
+    if not out.exists():
+        return 0
+    with open_store_file(out, "r") as f:
+        counter = f"{schema.COMMITTED}/{key}"
+        return int(f[counter][()]) if counter in f else 0
+
+
 def cache_activations(
     loaded: LoadedModel,
     tokens: TokenTable,
@@ -73,17 +110,27 @@ def cache_activations(
     config: CacheConfig,
     *,
     progress: bool = True,
+    check_disk_space: bool = True,
 ) -> CacheResult:
     """Cache ``config.hooks`` of ``loaded`` on ``tokens`` into the store at ``out``.
 
     A new store is created when ``out`` does not exist; otherwise its tokens must equal ``tokens``
-    and the model is added next to the models already there.
+    and the model is added next to the models already there. With ``check_disk_space``, a file
+    system with less free space than the activations need is refused before anything is written.
+    A disk that fills up midway raises a :class:`StoreError`: the rows committed so far stay intact,
+    and ``--resume`` continues once space is freed.
     """
     out = Path(out)
     model = loaded.model
     specs = [parse_hook(h, model.cfg.n_layers) for h in config.hooks]
     key = config.name or default_model_key(loaded.model_id)
     _check_lengths(tokens, model.cfg.n_ctx)
+    if check_disk_space:
+        done = _committed_now(out, key) if config.resume else 0
+        n_rows = tokens.n_tokens - done
+        _check_free_space(
+            out, estimate_bytes(n_rows, model.cfg.d_model, len(specs), config.store_dtype)
+        )
     _ensure_store(out, tokens, loaded, config, key)
     entry = _model_entry(loaded, key, specs, config)
     start = prepare_model(out, entry, mode=config.mode)
@@ -108,21 +155,23 @@ def cache_activations(
     background = config.writer_thread == "on" or (
         config.writer_thread == "auto" and loaded.device.type == "cuda"
     )
-    with ActivationWriter(
-        out,
-        key,
-        start_row=start,
-        queue_size=config.queue_size,
-        fsync=config.fsync,
-        background=background,
-    ) as writer:
-        for index, (row_start, batch, lengths) in enumerate(
-            _batches(tokens, start, config, pad_id=_pad_id(loaded))
-        ):
-            acts = _forward(model, batch.to(model.cfg.device), lengths, specs, stop)
-            writer.submit(index, row_start, acts)
-            bar.update(int(sum(lengths)))
-    bar.close()
+    try:
+        with ActivationWriter(
+            out,
+            key,
+            start_row=start,
+            queue_size=config.queue_size,
+            fsync=config.fsync,
+            background=background,
+        ) as writer:
+            for index, (row_start, batch, lengths) in enumerate(
+                _batches(tokens, start, config, pad_id=_pad_id(loaded))
+            ):
+                acts = _forward(model, batch.to(model.cfg.device), lengths, specs, stop)
+                writer.submit(index, row_start, acts)
+                bar.update(int(sum(lengths)))
+    finally:
+        bar.close()
     seconds = time.perf_counter() - t0
     return CacheResult(path=out, model_key=key, rows_written=remaining, seconds=seconds)
 

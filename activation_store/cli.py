@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help='wrap each "text" as a user message with the tokenizer\'s chat template',
     )
     add_config_arguments(cache, CacheConfig)
+    cache.add_argument(
+        "--ignore-disk-space",
+        action="store_true",
+        help="cache even if the file system has less free space than the printed size estimate",
+    )
     cache.set_defaults(handler=_cache)
 
     store = subparsers.add_parser("store", help="inspect an HDF5 activation store")
@@ -63,18 +68,52 @@ def _cache(args: argparse.Namespace) -> int:
     cache_cfg = config_from_args(CacheConfig, args)
     if args.tokens is None and not Path(args.out).exists():
         raise InputError(f"--tokens is required: store {args.out!r} does not exist yet")
+    _check_cache_inputs(args, model_cfg, cache_cfg)
     loaded = load_model(model_cfg)
     if args.tokens is not None:
         tokens = load_token_file(args.tokens, loaded.tokenizer, chat_template=args.chat_template)
     else:
         with open_store_file(args.out, "r") as f:
             tokens = read_tokens(f)
-    result = cache_activations(loaded, tokens, args.out, cache_cfg)
+    result = cache_activations(
+        loaded, tokens, args.out, cache_cfg, check_disk_space=not args.ignore_disk_space
+    )
     print(
         f"cached {result.rows_written:,} tokens of {result.model_key!r} into {result.path} "
         f"({result.tokens_per_s:,.0f} tok/s)"
     )
     return 0
+
+
+def _check_cache_inputs(args: argparse.Namespace, model_cfg: Any, cache_cfg: Any) -> None:
+    """Everything ``cache`` can check before loading the model: the model exists, the hooks exist
+    in it, the tokens file parses, --out is writable, and a store already there takes the model."""
+    from pathlib import Path
+
+    from activation_store import schema
+    from activation_store.capture import default_model_key
+    from activation_store.create import already_cached
+    from activation_store.h5io import check_store_file, open_store_file
+    from activation_store.preflight import check_hooks, check_model_available, check_output_file
+    from activation_store.token_input import check_token_file
+
+    check_model_available(model_cfg.model)
+    check_hooks(model_cfg.model, cache_cfg.hooks, allow_pos_embed=False)
+    if args.tokens is not None:
+        check_token_file(args.tokens)
+    out = Path(args.out)
+    check_output_file(out)
+    if not out.exists():
+        return
+    model_id = model_cfg.model
+    if "/" in model_id or model_id.startswith((".", "~")):
+        model_id = str(Path(model_id).expanduser().resolve())
+    key = cache_cfg.name or default_model_key(model_id)
+    with open_store_file(out, "r") as f:
+        check_store_file(f, out)
+        if cache_cfg.mode == "new" and f"{schema.ACTIVATIONS}/{key}" in f:
+            committed = int(f[schema.committed_path(key)][()])
+            raise already_cached(out, key, committed, int(f.attrs["n_tokens"]))
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -124,6 +124,14 @@ def check_same_tokens(f: h5py.File, tokens: TokenTable, path: str | Path) -> Non
     raise StoreError(f"store {str(path)!r} holds other tokens; use a new --out path")
 
 
+def already_cached(path: str | Path, key: str, committed: int, n_tokens: int) -> StoreError:
+    """The error for caching a model that the store holds already, without --resume/--overwrite."""
+    return StoreError(
+        f"model {key!r} is already in {str(path)!r} ({committed:,}/{n_tokens:,} rows committed); "
+        "pass --resume to continue it or --overwrite to recompute it"
+    )
+
+
 def prepare_model(path: str | Path, entry: ModelEntry, *, mode: ResumeMode) -> int:
     """Make room for ``entry`` in the store and return the row to start caching at.
 
@@ -138,11 +146,7 @@ def prepare_model(path: str | Path, entry: ModelEntry, *, mode: ResumeMode) -> i
         if group_path in f:
             committed = int(f[schema.committed_path(entry.key)][()])
             if mode == "new":
-                raise StoreError(
-                    f"model {entry.key!r} is already in {str(path)!r} ({committed:,}/"
-                    f"{int(f.attrs['n_tokens']):,} rows committed); pass --resume to continue it "
-                    "or --overwrite to recompute it"
-                )
+                raise already_cached(path, entry.key, committed, int(f.attrs["n_tokens"]))
             if mode == "resume":
                 _check_resumable(f[group_path], entry)
                 return committed

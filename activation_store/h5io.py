@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -13,6 +15,66 @@ import h5py
 
 from activation_store.core.errors import StoreError
 
+_DAMAGE = re.compile(
+    r"signature|checksum|truncated|addr(?:ess)? overflow|bad (?:object header|heap|b-?tree|"
+    r"symbol|local|global|version|flag|value|size|message)|b-tree|deprecated info|corrupt|"
+    r"unable to load|unable to read|can't (?:read|load|decode|get)|not a valid|out of bounds",
+    re.IGNORECASE,
+)
+"""What HDF5 says when a file's metadata (object headers, B-trees, heaps) is damaged."""
+DAMAGE_RETRIES = 20
+"""Re-opens (50 ms apart) before a reader calls unreadable metadata damage rather than a writer's
+change in progress (a writer adding a model or label rewrites metadata for a few milliseconds)."""
+
+
+class StoreDamaged(StoreError):
+    """The store's HDF5 metadata or chunk index cannot be read: bytes inside it are damaged."""
+
+
+def is_damage(err: BaseException) -> bool:
+    """Whether an h5py error reads as damaged metadata (not a missing object or a lock)."""
+    text = str(err)
+    return (
+        isinstance(err, RuntimeError | OSError | KeyError | ValueError)
+        and bool(_DAMAGE.search(text))
+        and "doesn't exist" not in text
+    )
+
+
+def damaged(path: str | Path, err: BaseException) -> StoreDamaged:
+    """The one-line error for a store whose metadata is damaged."""
+    detail = " ".join(str(err).strip("\"'").split())[:200]
+    return StoreDamaged(
+        f"store {str(path)!r} is damaged: HDF5 cannot read its metadata ({detail}); nothing was "
+        "changed: restore it from a copy, or rebuild it with `backtrack cache --overwrite`"
+    )
+
+
+@contextlib.contextmanager
+def damage_as_store_error(path: str | Path) -> Iterator[None]:
+    """Turn h5py errors that mean damage into :class:`StoreDamaged` naming ``path``."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (RuntimeError, OSError, KeyError, ValueError) as err:
+        if is_damage(err):
+            raise damaged(path, err) from err
+        raise
+
+
+def check_structure(f: h5py.File) -> None:
+    """Read every group's and dataset's metadata (headers, attributes, chunk index) once: damaged
+    bytes anywhere in it raise here, before any work, instead of midway through a command."""
+
+    def visit(name: str, obj: h5py.Group | h5py.Dataset) -> None:
+        list(obj.attrs.keys())
+        if isinstance(obj, h5py.Dataset) and obj.chunks is not None:
+            obj.id.get_num_chunks()
+
+    list(f.attrs.keys())
+    f.visititems(visit)
+
 
 def open_store_file(path: str | Path, mode: Literal["r", "r+"] = "r") -> h5py.File:
     """Open a store file.
@@ -20,7 +82,8 @@ def open_store_file(path: str | Path, mode: Literal["r", "r+"] = "r") -> h5py.Fi
     Readers (``mode="r"``) take no file lock and disable HDF5's sieve buffer, so they can follow a
     store that another process is caching into: raw data and the committed-row counters are read
     from disk each time (see SCHEMA.md, "Readers while writing"). Writers take HDF5's exclusive lock,
-    so two writers cannot collide.
+    so two writers cannot collide. Every object's metadata is read once on opening
+    (:func:`check_structure`): a damaged file raises :class:`StoreDamaged` naming it.
     """
     path = Path(path)
     if not path.exists():
@@ -31,6 +94,27 @@ def open_store_file(path: str | Path, mode: Literal["r", "r+"] = "r") -> h5py.Fi
         raise StoreError(
             f"store {str(path)!r} is read-only; copy it somewhere writable or chmod u+w"
         )
+    tries = DAMAGE_RETRIES if mode == "r" else 1
+    for attempt in range(tries):
+        f = _open(path, mode)
+        try:
+            check_structure(f)
+            return f
+        except (RuntimeError, OSError, KeyError, ValueError) as err:
+            f.close()
+            if attempt + 1 < tries:
+                time.sleep(0.05)
+                continue
+            if is_damage(err):
+                raise damaged(path, err) from err
+            raise StoreError(
+                f"cannot read the structure of store {str(path)!r}: "
+                f"{' '.join(str(err).split())[:200]}"
+            ) from err
+    raise AssertionError("unreachable")
+
+
+def _open(path: Path, mode: Literal["r", "r+"]) -> h5py.File:
     try:
         if mode == "r":
             fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)

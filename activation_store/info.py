@@ -8,13 +8,13 @@ from typing import Any
 import numpy as np
 
 from activation_store import schema
-from activation_store.h5io import check_store_file, open_store_file
+from activation_store.h5io import check_store_file, damage_as_store_error, open_store_file
 
 
 def store_info(path: str | Path) -> dict[str, Any]:
     """Sizes, models, hooks, committed rows and labels of a store, as plain JSON-able values."""
     path = Path(path)
-    with open_store_file(path, "r") as f:
+    with open_store_file(path, "r") as f, damage_as_store_error(path):
         check_store_file(f, path)
         info: dict[str, Any] = {
             "path": str(path),

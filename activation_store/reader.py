@@ -20,7 +20,12 @@ from activation_store import schema
 from activation_store.core.errors import StoreError
 from activation_store.create import read_tokens
 from activation_store.events import EventWindows, event_windows
-from activation_store.h5io import check_store_file, open_store_file
+from activation_store.h5io import (
+    StoreDamaged,
+    check_store_file,
+    damage_as_store_error,
+    open_store_file,
+)
 from activation_store.tokens import TokenTable
 
 T = TypeVar("T")
@@ -77,6 +82,8 @@ class ActivationStore:
             try:
                 self.refresh()
                 return read(self._file)
+            except StoreDamaged:
+                raise
             except (RuntimeError, OSError, KeyError, StoreError) as err:
                 last = err
                 time.sleep(0.05)
@@ -108,7 +115,8 @@ class ActivationStore:
 
     @cached_property
     def tokens(self) -> TokenTable:
-        return read_tokens(self._file)
+        with damage_as_store_error(self.path):
+            return read_tokens(self._file)
 
     @property
     def models(self) -> list[str]:
@@ -126,20 +134,24 @@ class ActivationStore:
     def committed_rows(self, model: str) -> int:
         """Rows of ``model`` complete for every hook, read from disk each call."""
         self._group(model)
-        return int(self._file[schema.committed_path(model)][()])
+        with damage_as_store_error(self.path):
+            return int(self._file[schema.committed_path(model)][()])
 
     @property
     def labels(self) -> list[str]:
-        return self._fresh(lambda f: list(f[schema.LABELS]))
+        """Label names; none when the store has no ``labels`` group at all."""
+        return self._fresh(lambda f: list(f[schema.LABELS]) if schema.LABELS in f else [])
 
     def label(self, name: str) -> NDArray[Any]:
         path = schema.label_path(name)
         if not self._has(path):
+            unlabelled = f"none (run `backtrack label --traces TRACES --store {self.path}` first)"
             raise StoreError(
                 f"label {name!r} is not in {str(self.path)!r}; labels present: "
-                f"{', '.join(self.labels) or 'none (run `backtrack label` first)'}"
+                f"{', '.join(self.labels) or unlabelled}"
             )
-        return self._file[path][()]
+        with damage_as_store_error(self.path):
+            return self._file[path][()]
 
     def label_attrs(self, name: str) -> dict[str, Any]:
         self.label(name)
@@ -164,6 +176,12 @@ class ActivationStore:
 
     def read(self, model: str, hook: str, rows: NDArray[np.integer] | slice) -> NDArray[np.float32]:
         """Activations of ``rows`` (any order, repeats allowed) as float32 [len(rows), d_model]."""
+        with damage_as_store_error(self.path):
+            return self._read(model, hook, rows)
+
+    def _read(
+        self, model: str, hook: str, rows: NDArray[np.integer] | slice
+    ) -> NDArray[np.float32]:
         ds = self._dataset(model, hook)
         limit = self.committed_rows(model)
         if isinstance(rows, slice):
@@ -214,6 +232,24 @@ class ActivationStore:
         With ``shuffle`` the order of storage blocks is permuted, and rows are shuffled inside a
         buffer of blocks; the order depends only on ``seed``. Every row appears exactly once.
         """
+        with damage_as_store_error(self.path):
+            yield from self._iter_batches(
+                model, hooks, rows=rows, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                buffer_blocks=buffer_blocks, device=device,
+            )  # fmt: skip
+
+    def _iter_batches(
+        self,
+        model: str,
+        hooks: Sequence[str],
+        *,
+        rows: NDArray[np.integer] | None,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        buffer_blocks: int,
+        device: str | torch.device,
+    ) -> Iterator[Batch]:
         if batch_size < 1:
             raise StoreError(f"batch_size must be ≥ 1, got {batch_size}")
         datasets = {h: self._dataset(model, h) for h in hooks}

@@ -6,6 +6,7 @@ Traces files written by ``backtrack traces`` qualify as they are (their lines ca
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 from collections.abc import Iterator
@@ -17,12 +18,27 @@ from activation_store.tokens import TokenTable
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each non-empty line; malformed lines raise naming both."""
+    """Yield ``(line_number, object)`` for each non-empty line; malformed lines raise naming both.
+
+    Lines must be UTF-8 (a leading byte-order mark is skipped); other bytes raise naming the line
+    and the byte offset in the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"file {str(path)!r} does not exist")
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
+    offset = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            start, offset = offset, offset + len(raw)
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw, start = raw[len(codecs.BOM_UTF8) :], start + len(codecs.BOM_UTF8)
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise InputError(
+                    f"{path}:{number}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte offset "
+                    f"{start + err.start}); re-save the file as UTF-8"
+                ) from err
             if not line.strip():
                 continue
             try:
@@ -43,17 +59,9 @@ def load_token_file(path: str | Path, tokenizer: Any, *, chat_template: bool = F
     ids: list[str] = []
     sequences: list[list[int]] = []
     for number, obj in iter_jsonl(path):
-        trace_id = obj.get("id", obj.get("trace_id"))
-        if trace_id is None:
-            raise InputError(f'{path}:{number}: missing "id"')
-        if "token_ids" in obj:
-            seq = obj["token_ids"]
-            if not isinstance(seq, list) or not all(isinstance(t, int) for t in seq):
-                raise InputError(f'{path}:{number}: "token_ids" must be a list of integers')
-        elif "text" in obj:
+        trace_id, seq = _line(path, number, obj)
+        if seq is None:
             seq = _tokenize(obj["text"], tokenizer, chat_template, f"{path}:{number}")
-        else:
-            raise InputError(f'{path}:{number}: needs "token_ids" or "text"')
         if not seq:
             raise InputError(f"{path}:{number}: sequence {trace_id!r} is empty")
         vocab = len(tokenizer) if tokenizer is not None else None
@@ -67,6 +75,40 @@ def load_token_file(path: str | Path, tokenizer: Any, *, chat_template: bool = F
     if not sequences:
         raise InputError(f"{path}: no sequences found")
     return TokenTable.from_sequences(ids, sequences)
+
+
+def check_token_file(path: str | Path) -> int:
+    """Check a token JSONL without a tokenizer (before a model is loaded); its number of lines.
+
+    Every line must carry an id and non-empty integer ``token_ids`` or a string ``text``; the
+    vocabulary and the tokenization are checked later by :func:`load_token_file`.
+    """
+    n = 0
+    for number, obj in iter_jsonl(path):
+        trace_id, seq = _line(path, number, obj)
+        if seq is not None and not seq:
+            raise InputError(f"{path}:{number}: sequence {trace_id!r} is empty")
+        if seq is None and not isinstance(obj["text"], str):
+            raise InputError(f'{path}:{number}: "text" must be a string')
+        n += 1
+    if not n:
+        raise InputError(f"{path}: no sequences found")
+    return n
+
+
+def _line(path: str | Path, number: int, obj: dict[str, Any]) -> tuple[Any, list[int] | None]:
+    """(id, token ids) of a line; ids None for a line that gives ``text`` instead."""
+    trace_id = obj.get("id", obj.get("trace_id"))
+    if trace_id is None:
+        raise InputError(f'{path}:{number}: missing "id"')
+    if "token_ids" in obj:
+        seq = obj["token_ids"]
+        if not isinstance(seq, list) or not all(isinstance(t, int) for t in seq):
+            raise InputError(f'{path}:{number}: "token_ids" must be a list of integers')
+        return trace_id, seq
+    if "text" in obj:
+        return trace_id, None
+    raise InputError(f'{path}:{number}: needs "token_ids" or "text"')
 
 
 def _tokenize(text: Any, tokenizer: Any, chat_template: bool, where: str) -> list[int]:

@@ -9,6 +9,7 @@ leaves every committed row intact, and ``--resume`` continues from the counter.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import queue
@@ -28,6 +29,17 @@ from activation_store.h5io import open_store_file
 log = logging.getLogger(__name__)
 
 _STOP = object()
+
+
+class DiskFull(StoreError):
+    """The disk filled up while writing; rows committed before are intact (``--resume``)."""
+
+
+def _is_disk_full(err: OSError) -> bool:
+    text = str(err).lower()
+    return (
+        err.errno in (errno.ENOSPC, errno.EDQUOT) or "no space left" in text or "errno = 28" in text
+    )
 
 
 @dataclass(frozen=True)
@@ -153,13 +165,22 @@ class ActivationWriter:
             batch.ready.synchronize()
         arrays = {hook: self._checked(batch, hook, t) for hook, t in batch.tensors.items()}
         lo, hi = batch.row_start, batch.row_start + batch.n_rows
-        for hook, arr in arrays.items():
-            self._datasets[hook][lo:hi] = arr
-        self._file.flush()
-        if self._fsync:
-            _fsync_path(self.path)
-        self._counter[()] = hi
-        self._file.flush()
+        try:
+            for hook, arr in arrays.items():
+                self._datasets[hook][lo:hi] = arr
+            self._file.flush()
+            if self._fsync:
+                _fsync_path(self.path)
+            self._counter[()] = hi
+            self._file.flush()
+        except OSError as err:
+            if not _is_disk_full(err):
+                raise
+            raise DiskFull(
+                f"disk full while caching into {str(self.path)!r} (batch {batch.index}): the "
+                f"{self.committed_rows:,} committed rows are intact; free some space and rerun "
+                "the same command with --resume"
+            ) from err
         self.committed_rows = hi
 
     def _checked(self, batch: _Batch, hook: str, t: torch.Tensor) -> np.ndarray:
@@ -187,7 +208,12 @@ class ActivationWriter:
             self._queue.put(_STOP)
             self._thread.join()
         if self._file.id.valid:
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as err:
+                if not _is_disk_full(err):
+                    raise
+                log.warning("disk full while closing %s; the committed rows are intact", self.path)
         self._raise_pending()
 
     def __enter__(self) -> ActivationWriter:

@@ -40,6 +40,20 @@ REGISTRARS: tuple[Register, ...] = (
 )
 
 
+OUR_PACKAGES = ("activation_store", "probes", "sae_analysis", "experiments")
+"""Loggers whose INFO lines (progress) are shown by default; other libraries' start at WARNING."""
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(*, verbose: bool) -> None:
+    """Our packages at INFO and everything else (transformers, TransformerLens, ...) at WARNING;
+    with ``verbose`` everything at DEBUG."""
+    logging.basicConfig(format=LOG_FORMAT)
+    logging.getLogger().setLevel(logging.DEBUG if verbose else logging.WARNING)
+    for name in OUR_PACKAGES:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backtrack",
@@ -49,7 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
             "steer and ablate, and report."
         ),
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log everything at DEBUG level, other libraries' messages included (default: this "
+        "toolkit's progress, and warnings and errors of every library)",
+    )
     parser.add_argument(
         "--threads",
         dest="global_threads",
@@ -68,10 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.backtrack = main  # commands that run other commands (the study) get the CLI passed down
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=args.verbose)
     try:
         if args.global_threads is not None:
             from activation_store.core.threads import set_threads

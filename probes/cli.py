@@ -125,12 +125,19 @@ def _compare(args: argparse.Namespace) -> int:
 
     from activation_store.core.errors import InputError
     from activation_store.direction import load_direction, load_directions
+    from activation_store.preflight import check_model_available, check_output_dir
     from probes.comparison_report import compare, model_space_lookup, write_comparison
 
     directions = []
     for ref in args.dirs:
         p = Path(ref)
-        directions += load_directions(p) if p.is_dir() else [load_direction(p)]
+        found = load_directions(p) if p.is_dir() else [load_direction(p)]
+        if not found:
+            raise InputError(
+                f"no directions in {str(p)!r} (no NAME.safetensors with its NAME.json); give "
+                "a directory written by `backtrack directions`, or a NAME.safetensors file"
+            )
+        directions += found
     if args.names:
         wanted = [n.strip() for n in args.names.split(",") if n.strip()]
         by_name = {d.name: d for d in directions}
@@ -147,7 +154,14 @@ def _compare(args: argparse.Namespace) -> int:
         key, sep, model = item.partition("=")
         if not sep:
             raise InputError(f"--lens-model {item!r} must be KEY=MODEL, e.g. base=/models/llama")
+        check_model_available(model, f"--lens-model {key}")
         lens[key] = model
+    check_output_dir(args.out)
+    for d in directions:
+        if d.model not in lens and d.provenance.get("model_id"):
+            check_model_available(
+                str(d.provenance["model_id"]), f"model_id of {d.name!r}; or pass --lens-model"
+            )
     space_for = model_space_lookup(lens, device=args.device, dtype=args.dtype)
     path = write_comparison(compare(directions, space_for, flag_cosine=args.flag_cosine), args.out)
     print(f"compared {len(directions)} directions: {path}")
@@ -156,11 +170,13 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _probe(args: argparse.Namespace) -> int:
     from activation_store.core.configs import config_from_args
+    from activation_store.preflight import check_output_dir
     from probes.config import ProbeConfig
     from probes.probe_report import write_report
     from probes.probe_run import run_probes
 
     config = config_from_args(ProbeConfig, args)
+    check_output_dir(args.out)
     report = run_probes(args.store, config)
     paths = write_report(report, args.out)
     best = max(report.results, key=lambda r: r.auroc)

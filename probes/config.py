@@ -103,8 +103,15 @@ class ProbeConfig(SelectionConfig):
     k=1: 'is this token exactly at offset d'; d=-1, k=10: 'a backtracking sentence starts within
     the next 10 tokens'."""
     max_negatives: int = 20_000
-    """Background rows sampled (seeded, uniform over reference tokens) as negatives; evaluation
-    weights them by the inverse sampling fraction, so AP and accuracy refer to the population."""
+    """Negative rows sampled (seeded) in all: uniform negatives are shared by every offset, matched
+    ones are drawn per offset (this budget split over the offsets, at least one per positive)."""
+    negatives: Literal["matched", "uniform"] = "matched"
+    """matched: each offset's negatives come from the same layout slots as its positives (line
+    opener, distance to the line's end and start; coarser slots where too few), so position in the
+    template cannot separate the classes, and metrics refer to that matched population; uniform: a
+    uniform sample of reference tokens, weighted back to the population (AP and accuracy at the
+    true prevalence). Matched negatives are never positive at any probed offset; they need the
+    tokenizer of the store's first model (to find line and sentence ends)."""
     val_fraction: float = 0.15
     """Share of events whose traces form the validation split (chooses the regularisation)."""
     test_fraction: float = 0.25
@@ -126,6 +133,9 @@ class ProbeConfig(SelectionConfig):
     """Bootstrap replicates (resampling test traces) for 95-percent CIs; 0 = no CIs."""
     token_baseline: bool = True
     """Fit the token-identity baseline (a probe on the current token's embedding only)."""
+    structure_baseline: bool = True
+    """Fit the structure baseline: the same probe on layout features only (line opener, distances
+    to the line's and sentence's boundaries, position), so position in the template is a number."""
     n_shuffles: int = 3
     """Control probes refitted on permuted training labels (mean and sd reported; 0 = none). One
     permutation alone spreads widely around 0.5 when the positives are a tight cluster."""

@@ -8,11 +8,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from activation_store.direction import Direction, save_direction
+from activation_store.preflight import check_model_available, check_output_dir
 from activation_store.reader import ActivationStore
 from probes.baselines import references, token_baselines
 from probes.comparison_report import Comparison, compare, model_space_lookup, write_comparison
 from probes.config import DirectionConfig
 from probes.diff_of_means import derive_directions
+from probes.selection import resolve_models
 from probes.token_space import load_token_space
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,13 @@ def build_directions(
     """Derive every direction and baseline of ``config`` from the store, save them into ``out``
     (``NAME.safetensors`` + ``NAME.json``, plus ``directions_config.json``), and compare them."""
     out = Path(out)
+    check_output_dir(out)
     with ActivationStore(store_path) as store:
+        if config.token_baselines or config.logit_lens:  # their models load after deriving
+            for model in resolve_models(store, config.models):
+                model_id = str(store.model_attrs(model).get("model_id", ""))
+                if model_id:
+                    check_model_available(model_id, f"model_id of store model {model!r}")
         derived = derive_directions(store, config)
     directions = list(derived)
     if config.token_baselines:

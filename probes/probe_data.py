@@ -4,13 +4,16 @@ Labels do not depend on the model, so this is built once per store. For offset `
 width ``k`` a reference token is *positive* when its offset from some backtracking start of its own
 sequence lies in ``[d-k+1, d]``. Every positive is used; negatives are a seeded uniform sample of
 at most ``max_negatives`` reference tokens shared by all offsets (a sampled token that is a
-positive at offset ``d`` counts as a positive there). The rows read from the store are the union
-of all positives and the sample — a small subset of a large store.
+positive at offset ``d`` counts as a positive there). With ``negatives="matched"`` each
+offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`), so
+that a probe cannot win by knowing where in the template it is. The rows read from the store are
+the union of all positives and negatives — a small subset of a large store.
 
-Class imbalance: training is class-balanced (each class carries half the loss). Evaluation weights
-each sampled negative of a split by (negatives in the split's population) / (negatives sampled from
-it), so average precision and accuracy refer to the true prevalence; AUROC is unaffected by a
-uniform negative weight.
+Class imbalance: training is class-balanced (each class carries half the loss). With uniform
+negatives, evaluation weights each sampled negative of a split by (negatives in the split's
+population) / (negatives sampled from it), so average precision and accuracy refer to the true
+prevalence; matched negatives weigh 1 (the metrics refer to the matched population). AUROC is
+unaffected by a uniform negative weight.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from numpy.typing import NDArray
 from activation_store.core.errors import InputError
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
+from probes.layout import Layout, store_layout
 from probes.selection import Reference, event_mask, resolve_reference
 from probes.splits import PART_NAMES, TEST, TRAIN, GroupSplit, split_groups
 
@@ -40,8 +44,9 @@ class ProbeData:
     offsets: tuple[int, ...]
     positive: NDArray[np.bool_]
     """[n_offsets, n_rows] positive at each offset."""
-    background: NDArray[np.bool_]
-    """[n_rows] in the negative sample."""
+    negative: NDArray[np.bool_]
+    """[n_offsets, n_rows] in offset ``o``'s negative sample (the same row for every offset with
+    uniform negatives)."""
     part: NDArray[np.int8]
     """[n_rows] TRAIN, VAL or TEST (by trace group)."""
     group: NDArray[np.int64]
@@ -59,8 +64,8 @@ class ProbeData:
         return len(self.rows)
 
     def member(self, o: int, part: int) -> NDArray[np.bool_]:
-        """Rows of offset ``o``'s problem (its positives and the sampled non-positives) in ``part``."""
-        return (self.positive[o] | self.background) & (self.part == part)
+        """Rows of offset ``o``'s problem (its positives and its negatives) in ``part``."""
+        return (self.positive[o] | self.negative[o]) & (self.part == part)
 
     def eval_weights(self, o: int, part: int) -> NDArray[np.float64]:
         """Weights of ``member(o, part)`` rows: 1 per positive, the population weight per negative."""
@@ -68,8 +73,14 @@ class ProbeData:
         return np.where(self.positive[o][sel], 1.0, self.neg_weight[o, part])
 
 
-def build_probe_data(store: ActivationStore, config: ProbeConfig) -> ProbeData:
-    """Select rows and labels for every offset of ``config``; refuse offsets with too few events."""
+def build_probe_data(
+    store: ActivationStore, config: ProbeConfig, layout: Layout | None = None
+) -> ProbeData:
+    """Select rows and labels for every offset of ``config``; refuse offsets with too few events.
+
+    Matched negatives use ``layout`` (of every store token), read with the first model's
+    tokenizer when not given.
+    """
     reference = resolve_reference(store, config.within)
     events = event_mask(store, config.label)
     seq = store.tokens.seq_index
@@ -85,32 +96,45 @@ def build_probe_data(store: ActivationStore, config: ProbeConfig) -> ProbeData:
     row_part = split.seq_part()[seq]
     ref_rows = np.flatnonzero(reference.mask)
     rng = np.random.default_rng(config.seed)
-    bg_rows = np.sort(
-        rng.choice(ref_rows, size=min(config.max_negatives, len(ref_rows)), replace=False)
-    )
-    rows = np.union1d(np.flatnonzero(positive_full.any(axis=0)), bg_rows)
+    if config.negatives == "matched":
+        if layout is None:
+            layout = store_layout(store, store.models[0])
+        neg_rows, levels = _matched_negatives(positive_full, reference.mask, layout, config, rng)
+    else:
+        sample = rng.choice(ref_rows, size=min(config.max_negatives, len(ref_rows)), replace=False)
+        neg_rows, levels = [np.sort(sample)] * len(config.offsets), None
+    all_neg = np.unique(np.concatenate(neg_rows))
+    rows = np.union1d(np.flatnonzero(positive_full.any(axis=0)), all_neg)
     positive = positive_full[:, rows]
-    background = np.isin(rows, bg_rows)
+    negative = np.stack([np.isin(rows, r) & ~positive[o] for o, r in enumerate(neg_rows)])
     part = row_part[rows]
     neg_weight, per_split = _negative_weights(
-        positive_full, reference.mask, row_part, positive, background, part
+        positive_full, reference.mask, row_part, positive, negative, part
     )
+    if config.negatives == "matched":
+        neg_weight[:] = 1.0  # the matched population, not the whole reference set
     _check_counts(config, per_split, n_events)
     counts = {
         "n_events": int(events.sum()),
         "n_reference_tokens": reference.n_rows,
-        "n_background": len(bg_rows),
+        "negatives": config.negatives,
+        "n_background": len(all_neg),
         "n_rows_read": len(rows),
         "groups": split.counts(),
         "per_offset": {
-            str(d): {"events": n_events[o], **per_split[o]} for o, d in enumerate(config.offsets)
+            str(d): {
+                "events": n_events[o],
+                **per_split[o],
+                **({} if levels is None else {"match_levels": levels[o]}),
+            }
+            for o, d in enumerate(config.offsets)
         },
     }
     return ProbeData(
         rows=rows,
         offsets=config.offsets,
         positive=positive,
-        background=background,
+        negative=negative,
         part=part,
         group=split.seq_group[seq[rows]],
         token_ids=store.tokens.ids[rows].astype(np.int64),
@@ -145,7 +169,7 @@ def _negative_weights(
     ref: NDArray[np.bool_],
     row_part: NDArray[np.int8],
     positive: NDArray[np.bool_],
-    background: NDArray[np.bool_],
+    negative: NDArray[np.bool_],
     part: NDArray[np.int8],
 ) -> tuple[NDArray[np.float64], list[dict[str, int]]]:
     weights = np.zeros((positive.shape[0], len(PART_NAMES)))
@@ -155,11 +179,82 @@ def _negative_weights(
         for p, name in enumerate(PART_NAMES):
             in_p = ref & (row_part == p)
             pos = int((positive_full[o] & in_p).sum())
-            sampled = int((background & ~positive[o] & (part == p)).sum())
+            sampled = int((negative[o] & (part == p)).sum())
             weights[o, p] = (int(in_p.sum()) - pos) / sampled if sampled else 0.0
             info[f"{name}_pos"], info[f"{name}_neg_sampled"] = pos, sampled
         per_split.append(info)
     return weights, per_split
+
+
+MATCH_LEVELS = ("opener+line end+line start", "opener+line end", "opener", "any")
+"""What a matched negative shares with its positives, finest first (see :meth:`Layout.key`)."""
+
+
+def _matched_negatives(
+    positive_full: NDArray[np.bool_],
+    reference: NDArray[np.bool_],
+    layout: Layout,
+    config: ProbeConfig,
+    rng: np.random.Generator,
+) -> tuple[list[NDArray[np.int64]], list[dict[str, int]]]:
+    """Per offset, negatives drawn slot by slot to match the positives' layout.
+
+    Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
+    positives; each positive's share is drawn without replacement from the non-positive reference
+    tokens of its finest layout slot (opener, distance to the line's end and from its start).
+    Only where a slot cannot give even one negative per positive does the shortfall move on to the
+    next coarser slot, so matching stays as exact as the data allow. Returns the rows per offset
+    and how many negatives were matched at each level.
+    """
+    candidates = reference & ~positive_full.any(axis=0)
+    keys = [layout.key(level) for level in range(len(MATCH_LEVELS))]
+    out, levels = [], []
+    for o in range(positive_full.shape[0]):
+        pos = np.flatnonzero(positive_full[o])
+        counts = dict.fromkeys(MATCH_LEVELS, 0)
+        levels.append(counts)
+        if not len(pos):  # refused with its reason by _check_counts
+            out.append(np.zeros(0, dtype=np.int64))
+            continue
+        target = max(len(pos), config.max_negatives // positive_full.shape[0])
+        want = rng.multinomial(target, np.full(len(pos), 1 / len(pos)))
+        free = candidates.copy()
+        chosen: list[NDArray[np.int64]] = []
+        for level, key in enumerate(keys):
+            size = int(key.max()) + 1
+            need = np.bincount(key[pos], weights=want, minlength=size).astype(np.int64)
+            got = np.zeros(size, dtype=np.int64)
+            pool = np.flatnonzero(free)
+            pool = pool[np.argsort(key[pool], kind="stable")]
+            bounds = np.searchsorted(key[pool], np.arange(size + 1))
+            for k in np.flatnonzero(need):
+                members = pool[bounds[k] : bounds[k + 1]]
+                got[k] = min(int(need[k]), len(members))
+                if got[k]:
+                    picked = rng.choice(members, size=int(got[k]), replace=False)
+                    chosen.append(picked)
+                    free[picked] = False
+            counts[MATCH_LEVELS[level]] = int(got.sum())
+            # the next, coarser level only makes up one negative per positive a slot fell short of
+            asking = want > 0
+            short = np.maximum(np.bincount(key[pos[asking]], minlength=size) - got, 0)
+            rank = _rank_within(key[pos], asking)
+            want = (asking & (rank < short[key[pos]])).astype(np.int64)
+            if not want.any():
+                break
+        out.append(np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.int64))
+    return out, levels
+
+
+def _rank_within(key: NDArray[np.int64], mask: NDArray[np.bool_]) -> NDArray[np.int64]:
+    """For each element, how many earlier elements with ``mask`` share its key (its rank)."""
+    rank = np.zeros(len(key), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i in np.flatnonzero(mask):
+        k = int(key[i])
+        rank[i] = seen.get(k, 0)
+        seen[k] = rank[i] + 1
+    return rank
 
 
 def _check_counts(

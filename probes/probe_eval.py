@@ -70,6 +70,17 @@ class ProbeResult:
     """Probe AUROC minus token-baseline AUROC (paired bootstrap CI below)."""
     auroc_over_token_lo: float
     auroc_over_token_hi: float
+    structure_auroc: float = NAN
+    """Baseline: probe on layout features only (line opener, distances to line and sentence
+    boundaries, position; see :mod:`probes.layout`): what position in the template explains."""
+    structure_auroc_lo: float = NAN
+    structure_auroc_hi: float = NAN
+    auroc_over_structure: float = NAN
+    """Probe AUROC minus structure-baseline AUROC (paired bootstrap CI below)."""
+    auroc_over_structure_lo: float = NAN
+    auroc_over_structure_hi: float = NAN
+    negatives: str = "uniform"
+    """How the negatives were drawn: uniform (population weights) or matched (layout slots)."""
 
 
 @dataclass(frozen=True)
@@ -103,10 +114,14 @@ def evaluate_hook(
     k: int,
     threshold: float,
     boot: Bootstrap | None,
+    structure: FamilyScores | None = None,
+    negatives: str = "uniform",
 ) -> list[ProbeResult]:
     """One :class:`ProbeResult` per offset."""
     return [
-        _evaluate_offset(model, hook, o, scores, token, data, k, threshold, boot)
+        _evaluate_offset(
+            model, hook, o, scores, token, structure, data, k, threshold, boot, negatives
+        )
         for o in range(len(data.offsets))
     ]
 
@@ -117,10 +132,12 @@ def _evaluate_offset(
     o: int,
     scores: FamilyScores,
     token: FamilyScores | None,
+    structure: FamilyScores | None,
     data: ProbeData,
     k: int,
     threshold: float,
     boot: Bootstrap | None,
+    negatives: str,
 ) -> ProbeResult:
     sel = data.member(o, TEST)
     y = data.positive[o][sel]
@@ -141,6 +158,9 @@ def _evaluate_offset(
     tok_auc, tok_ap, tok_reps = metric(token.logit[o] if token else None)
     gap = auc_reps - tok_reps
     gap_est = percentile_interval(gap[0], gap[1:])
+    str_auc, _, str_reps = metric(structure.logit[o] if structure else None)
+    str_gap = auc_reps - str_reps
+    str_gap_est = percentile_interval(str_gap[0], str_gap[1:])
     prob = 1.0 / (1.0 + np.exp(-scores.logit[o]))
     acc, bal = accuracy(prob, y, base, threshold)
     train = data.member(o, TRAIN)
@@ -182,6 +202,13 @@ def _evaluate_offset(
         auroc_over_token=gap_est.mean,
         auroc_over_token_lo=gap_est.lo,
         auroc_over_token_hi=gap_est.hi,
+        structure_auroc=str_auc.mean,
+        structure_auroc_lo=str_auc.lo,
+        structure_auroc_hi=str_auc.hi,
+        auroc_over_structure=str_gap_est.mean,
+        auroc_over_structure_lo=str_gap_est.lo,
+        auroc_over_structure_hi=str_gap_est.hi,
+        negatives=negatives,
     )
 
 

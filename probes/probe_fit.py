@@ -82,7 +82,7 @@ def fit_family(
 
 
 def _member(data: ProbeData, o: int) -> NDArray[np.bool_]:
-    return data.positive[o] | data.background
+    return data.positive[o] | data.negative[o]
 
 
 def _standardise(X: NDArray[np.float32], train: NDArray[np.bool_]) -> NDArray[np.float32]:
@@ -115,7 +115,7 @@ def _scores(fitted: Fitted, p: int, Z: NDArray[np.float32]) -> NDArray[np.float6
 def _dom_scores(X: NDArray[np.float32], data: ProbeData, o: int) -> NDArray[np.float64]:
     train = data.part == TRAIN
     pos = train & data.positive[o]
-    neg = train & data.background & ~data.positive[o]
+    neg = train & data.negative[o]
     v = X[pos].mean(axis=0, dtype=np.float64) - X[neg].mean(axis=0, dtype=np.float64)
     return X[data.member(o, TEST)].astype(np.float64) @ v
 

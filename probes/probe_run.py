@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from activation_store.core.errors import InputError
+from activation_store.preflight import check_model_available
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.fitting import Fitter
+from probes.layout import store_layout
 from probes.logistic import get_fitter
 from probes.probe_data import ProbeData, build_probe_data
 from probes.probe_eval import Bootstrap, ProbeResult, evaluate_hook, make_bootstrap
@@ -61,15 +63,27 @@ def run_probes(store_path: str | Path, config: ProbeConfig) -> ProbeReport:
         hooks = {m: resolve_hooks(store, m, config.layers) for m in models}
         for m in models:
             check_complete(store, m, hooks[m])
-        data = build_probe_data(store, config)
+            model_id = str(store.model_attrs(m).get("model_id", ""))
+            if config.token_baseline and model_id:  # its embeddings load after the probe data
+                check_model_available(model_id, f"model_id of store model {m!r}")
+        layout = store_layout(store, models[0]) if _needs_layout(config) else None
+        data = build_probe_data(store, config, layout)
         log.info("probing %d rows (%s)", data.n_rows, data.counts["groups"])
         boot = make_bootstrap(data, config.n_bootstrap, config.seed)
+        structure = None
+        if config.structure_baseline and layout is not None:
+            X = layout.features(data.rows)
+            structure = fit_family(
+                X, data, config.Cs, fitter, dom=False, n_shuffles=0, seed=config.seed
+            )
         for m in models:
             token = _token_scores(store, m, data, config, fitter)
             chunks = list(_hook_chunks(store, m, hooks[m], data.n_rows, config.max_memory_gb))
             passes[m] = len(chunks)
             for chunk in chunks:
-                results += _probe_chunk(store, m, chunk, data, config, fitter, token, boot)
+                results += _probe_chunk(
+                    store, m, chunk, data, config, fitter, (token, structure), boot
+                )
     return ProbeReport(
         results=results,
         config=config,
@@ -88,9 +102,10 @@ def _probe_chunk(
     data: ProbeData,
     config: ProbeConfig,
     fitter: Fitter,
-    token: FamilyScores | None,
+    baselines: tuple[FamilyScores | None, FamilyScores | None],
     boot: Bootstrap | None,
 ) -> list[ProbeResult]:
+    token, structure = baselines
     acts = gather_rows(store, model, hooks, data.rows, batch_size=config.batch_size)
     out: list[ProbeResult] = []
     for hook in hooks:
@@ -103,11 +118,24 @@ def _probe_chunk(
             seed=config.seed,
         )
         out += evaluate_hook(
-            model, hook, scores, token, data, k=config.k, threshold=config.threshold, boot=boot
+            model,
+            hook,
+            scores,
+            token,
+            data,
+            k=config.k,
+            threshold=config.threshold,
+            boot=boot,
+            structure=structure,
+            negatives=config.negatives,
         )
         best = max(out[-len(data.offsets) :], key=lambda r: r.auroc)
         log.info("%s %s: best AUROC %.3f at offset %d", model, hook, best.auroc, best.offset)
     return out
+
+
+def _needs_layout(config: ProbeConfig) -> bool:
+    return config.negatives == "matched" or config.structure_baseline
 
 
 def _token_scores(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from activation_store.direction import Direction, load_direction
+from activation_store.preflight import check_model_available, check_output_dir
 from activation_store.reader import ActivationStore
 from sae_analysis.cards import write_html
 from sae_analysis.config import DecomposeConfig
@@ -49,9 +50,13 @@ def run_decompose(
     and write every output into ``out``; ``tokenizer`` overrides the store model's for context text."""
     if not isinstance(direction, Direction):
         direction = load_direction(direction)
+    out = Path(out)
+    check_output_dir(out)
+    if tokenizer is not None:
+        check_model_available(tokenizer, "--tokenizer")
+    ActivationStore(store).close()  # the store opens (checked before the SAE loads)
     if not isinstance(sae, LoadedSae):
         sae = load_sae(sae, device=config.device, dtype=config.sae_dtype)
-    out = Path(out)
     with ActivationStore(store) as opened:
         model = config.model or direction.model
         decode, notes = (

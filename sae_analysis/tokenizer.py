@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
 
 from activation_store.core.errors import ToolkitError
+from activation_store.models.tokenizer import load_tokenizer
 from activation_store.reader import ActivationStore
 from sae_analysis.methods.contexts import Decode
 
 log = logging.getLogger(__name__)
-
-TINY_SPECS = ("tiny-llama", "tiny-gpt")
 
 
 def store_decoder(
@@ -52,30 +49,6 @@ def store_decoder(
         return [tok.decode([int(i)]) for i in ids]
 
     return decode, notes
-
-
-def load_tokenizer(name: str) -> Any | None:
-    """The tokenizer of a spec name or local checkpoint directory, without loading big weights."""
-    from activation_store.models.loader import known_specs
-
-    if name in TINY_SPECS:
-        from activation_store.models.tiny import tiny_tokenizer
-
-        return tiny_tokenizer()
-    if name in known_specs():
-        from activation_store.models.config import ModelConfig
-        from activation_store.models.loader import load_hf_model
-
-        return load_hf_model(ModelConfig(model=name))[1]
-    path = Path(name).expanduser()
-    if name and path.is_dir():
-        from transformers import AutoTokenizer
-
-        from activation_store.models.offline import offline_hub
-
-        with offline_hub():
-            return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    return None
 
 
 def _vocab_part(tokenizer_id: str) -> str:

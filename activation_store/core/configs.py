@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -105,7 +106,7 @@ def add_config_arguments(
         default = None if required else _default(field)
         help_text = docs.get(field.name, "").replace("%", "%%")  # argparse formats help with %
         if not required:
-            help_text += f" (default: {_show(default)})"
+            help_text += f" (default: {_show(default)})".replace("%", "%%")
         kwargs: dict[str, Any] = {"dest": field.name, "help": help_text, "required": required}
         origin = get_origin(tp)
         if tp is bool:
@@ -118,7 +119,8 @@ def add_config_arguments(
             kwargs["type"] = type(get_args(tp)[0])
         elif origin in (tuple, list):
             item = get_args(tp)[0] if get_args(tp) else str
-            kwargs["type"] = _parse_list(item)
+            # choices of a list (tuple[Literal[...], ...]) are checked by the config itself
+            kwargs["type"] = _parse_list(str if get_origin(item) is Literal else item)
         elif tp in (int, float, str):
             kwargs["type"] = tp
         else:
@@ -142,6 +144,8 @@ def _default(field: dataclasses.Field[Any]) -> Any:
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value) or "none"
+    if isinstance(value, str) and ("\n" in value or "\t" in value):
+        return repr(value)  # help text would print a newline as a space: show it escaped
     return str(value)
 
 
@@ -219,10 +223,8 @@ def _checked(value: Any, tp: Any, what: str) -> Any:
             raise ConfigError(f"{what} is {value!r}; choose one of {choices}")
         return value
     if inner in (int, float) and isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):  # not a number: refused below, by type
             value = inner(value)
-        except ValueError:
-            pass
     if inner is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if inner in _TYPE_NAMES and (

@@ -192,3 +192,71 @@ def mean_over(cells: Sequence[Mapping[str, float]]) -> PromptValues:
     every cell has (in prompt-id order)."""
     shared = set.intersection(*(set(c) for c in cells)) if cells else set()
     return {p: float(np.mean([c[p] for c in cells])) for p in sorted(shared)}
+
+
+def compare_with_group(
+    a: Mapping[str, float],
+    group: Sequence[Mapping[str, float]],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedComparison | None:
+    """``a − mean(group)`` per prompt, averaged, with a CI from a hierarchical bootstrap that
+    resamples the group's members (e.g. random directions) *and* the prompts.
+
+    A comparison with the mean of several baselines that treats that mean as fixed ignores how much
+    the baselines disagree among themselves; resampling them too puts that spread into the CI.
+    The p-value is the prompt-level sign-flip test of :func:`paired_comparison` on the same
+    differences. Prompts are those that ``a`` and every member share, in id order; None if none.
+    """
+    members = [m for m in group if m]
+    shared = sorted(set(a).intersection(*(set(m) for m in members))) if members else []
+    if not shared:
+        return None
+    x = np.array([a[p] for p in shared])
+    g = np.array([[m[p] for p in shared] for m in members])  # [n_members, n_prompts]
+    point = paired_comparison(x, g.mean(axis=0), n_resamples=n_resamples, seed=seed)
+    rng = np.random.default_rng(seed + 2)
+    n_m, n_p = g.shape
+    pick_m = rng.integers(0, n_m, size=(n_resamples, n_m))
+    pick_p = rng.integers(0, n_p, size=(n_resamples, n_p))
+    baseline = g[pick_m].mean(axis=1)  # [n_resamples, n_prompts]: resampled members' mean
+    rows = np.arange(n_resamples)[:, None]
+    means = (x[pick_p] - baseline[rows, pick_p]).mean(axis=1)
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(means, [tail, 1 - tail])
+    return PairedComparison(point.diff, float(lo), float(hi), point.p_value, n_p)
+
+
+def percentile_among(value: float, null: Sequence[float]) -> float:
+    """Where ``value`` falls among ``null`` (e.g. each random direction's effect): the share of
+    them below it, ties counting half, in [0, 1]; NaN without a null."""
+    values = np.asarray([v for v in null if np.isfinite(v)], dtype=np.float64)
+    if not len(values) or not np.isfinite(value):
+        return math.nan
+    return float(((values < value).sum() + 0.5 * (values == value).sum()) / len(values))
+
+
+def versus_group(
+    a: Mapping[str, float],
+    group: Sequence[Mapping[str, float]],
+    reference: Mapping[str, float],
+    *,
+    n_resamples: int = 2000,
+    confidence: float = 0.95,
+) -> dict[str, float | int | None] | None:
+    """``a`` against the mean of ``group`` as JSON: :func:`compare_with_group`'s difference and
+    CI, ``n_group``, and ``percentile``: where ``a``'s mean change from ``reference`` falls among
+    the members' own changes from it (:func:`percentile_among`). None if they share no prompt."""
+    import dataclasses
+
+    result = compare_with_group(a, group, n_resamples=n_resamples, confidence=confidence)
+    if result is None:
+        return None
+    null = [mean_difference(m, reference) for m in group if m]
+    return {
+        **dataclasses.asdict(result),
+        "n_group": len(null),
+        "percentile": percentile_among(mean_difference(a, reference), null),
+    }

@@ -2,7 +2,8 @@
 
 Each trace's sentences go out in requests of at most ``max_sentences`` (with the problem as
 context), ``concurrency`` at a time; valid replies are cached on disk (re-runs cost nothing),
-malformed ones retried and finally left unlabelled (None). An unreachable endpoint or a refused
+malformed ones retried with a repair turn and finally left unlabelled (None). Requests ask for
+structured output (the reply's JSON schema) in the first form the server accepts. An unreachable endpoint or a refused
 key stops the run with a one-line error before anything is written. The API key is read from the
 environment variable ``api_key_env`` only when some request is not cached.
 """
@@ -23,8 +24,8 @@ from tqdm.auto import tqdm
 from activation_store.core.errors import InputError
 from experiments.labels.judge_cache import ReplyCache, cache_key
 from experiments.labels.judge_config import JudgeConfig
-from experiments.labels.judge_http import JudgeError, call_with_retries
-from experiments.labels.judge_prompt import messages, parse_reply
+from experiments.labels.judge_http import JudgeError, ResponseFormats, call_with_retries
+from experiments.labels.judge_prompt import messages, parse_reply, repair_turn, reply_schema
 from experiments.labels.labeller import LabelRequest
 
 log = logging.getLogger(__name__)
@@ -57,8 +58,11 @@ class JudgeLabeller:
         self.cache = ReplyCache(config.cache_dir)
         self.progress = progress
         self._abort = threading.Event()
-        self.stats = {"requests": 0, "cached": 0, "unlabelled_sentences": 0}
-        """Counts of the last :meth:`label_many`: sent requests, cache hits, sentences left None."""
+        self.formats = ResponseFormats()
+        """The ``response_format`` form the server accepted, kept across :meth:`label_many` calls."""
+        self.stats: dict[str, int | str] = {"requests": 0, "cached": 0, "unlabelled_sentences": 0}
+        """Counts of the last :meth:`label_many`: sent requests, cache hits, sentences left None,
+        and the ``response_format`` form in use at its end."""
 
     def config_dict(self) -> dict[str, object]:
         return asdict(self.config)
@@ -109,6 +113,7 @@ class JudgeLabeller:
         self.stats["unlabelled_sentences"] = sum(
             label is None for labels in out for label in labels
         )
+        self.stats["response_format"] = self.formats.mode
         return out
 
     def _parse(self, content: str, req: _Request) -> list[str | None] | None:
@@ -143,9 +148,19 @@ class JudgeLabeller:
     ) -> list[str | None] | None:
         if self._abort.is_set():  # another request failed for good: send no more
             return None
-        accept = partial(parse_reply, first_number=req.first + 1, n=req.n)
+        first, n = req.first + 1, req.n
+        accept = partial(parse_reply, first_number=first, n=n)
         try:
-            result = call_with_retries(self.config, api_key, req.messages, accept, rng)
+            result = call_with_retries(
+                self.config,
+                api_key,
+                req.messages,
+                accept,
+                rng,
+                formats=self.formats,
+                schema=reply_schema(first, n),
+                repair=lambda reply, error: repair_turn(reply, error, first, n),
+            )
         except JudgeError:
             self._abort.set()
             raise

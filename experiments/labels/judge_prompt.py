@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from experiments.labels.categories import CATEGORIES, CATEGORY_MEANINGS, normalize_category
 
@@ -51,6 +52,47 @@ def messages(
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": user_message(problem, sentences, first_number, context)},
+    ]
+
+
+def reply_schema(first_number: int, n: int) -> dict[str, Any]:
+    """JSON schema of the one valid reply to a request for sentences ``first_number…``: sent as
+    ``response_format`` to servers that constrain their output to it."""
+    numbers = [str(first_number + i) for i in range(n)]
+    category = {"type": "string", "enum": list(CATEGORIES)}
+    labels = {
+        "type": "object",
+        "properties": {number: category for number in numbers},
+        "required": numbers,
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"labels": labels},
+        "required": ["labels"],
+        "additionalProperties": False,
+    }
+
+
+MAX_QUOTED_REPLY = 4000
+"""Characters of a malformed reply quoted back to the judge in a repair turn."""
+
+
+def repair_turn(reply: str, error: str, first_number: int, n: int) -> list[dict[str, str]]:
+    """Messages appended to a request whose ``reply`` was malformed: the reply itself, then what
+    was wrong with it and what is wanted, so that a retry (even at temperature 0) differs."""
+    last = first_number + n - 1
+    return [
+        {"role": "assistant", "content": reply[:MAX_QUOTED_REPLY]},
+        {
+            "role": "user",
+            "content": (
+                f"That reply could not be used: {error}. Reply again with only one JSON object "
+                f'{{"labels": {{"{first_number}": "<category>", ...}}}} that gives every one of '
+                f"sentences {first_number} to {last} exactly one of the categories "
+                f"{', '.join(CATEGORIES)}, and nothing else."
+            ),
+        },
     ]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from activation_store.core.configs import config_from_args
+from activation_store.preflight import check_output_file
 from experiments.labels.interrater import agreement
 from experiments.labels.judge import JudgeLabeller
 from experiments.labels.judge_config import JudgeConfig
@@ -58,6 +59,7 @@ def run_label_command(cmd: LabelCommand, args: argparse.Namespace) -> LabelComma
         else None
     )
     other = read_labels(cmd.agreement_with) if cmd.agreement_with else None
+    check_output_file(cmd.out)
     run = label_traces(traces, labeller)
     write_labels(cmd.out, run.labels)
     counts = Counter(s.label for t in run.labels for s in t.sentences)

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import time
 import warnings
@@ -213,15 +214,41 @@ def load_checkpoint(run_dir: Path, model: PeftModel) -> dict[str, Any] | None:
         directory = run_dir / f"{CHECKPOINT}.old"  # interrupted between the two renames
     if not (directory / STATE_FILE).is_file():
         return None
+    state = _load_trainer_state(directory / STATE_FILE)
     try:
         weights = load_file(directory / "adapter_model.safetensors")
-        state: dict[str, Any] = torch.load(directory / STATE_FILE, weights_only=False)
-    except Exception as err:  # safetensors/pickle raise many types for a damaged file
+    except Exception as err:  # safetensors raises many types for a damaged file
         raise InputError(
             f"checkpoint in {str(directory)!r} is corrupt ({type(err).__name__}); remove it to "
             "restart the run"
         ) from err
     set_peft_model_state_dict(model, weights)
+    return state
+
+
+def _load_trainer_state(path: Path) -> dict[str, Any]:
+    """The trainer state (step, tokens, the optimizer's tensors and plain values), unpickled with
+    ``weights_only=True``: a file holding any other object is refused, never executed."""
+    import pickle
+
+    try:
+        state = torch.load(path, weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL ([\w.]+)", str(err))
+        detail = f" (e.g. {found.group(1)})" if found else ""
+        raise InputError(
+            f"refused to unpickle {str(path)!r}: it holds objects other than tensors and plain "
+            f"values{detail}, and loading it could run code; remove it to restart the run"
+        ) from err
+    except Exception as err:  # torch.load raises many types for a damaged file
+        raise InputError(
+            f"checkpoint {str(path)!r} is corrupt ({type(err).__name__}); remove it to restart "
+            "the run"
+        ) from err
+    if not isinstance(state, dict) or not {"step", "tokens"} <= state.keys():
+        raise InputError(
+            f"checkpoint {str(path)!r} is not a trainer state; remove it to restart the run"
+        )
     return state
 
 

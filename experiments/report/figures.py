@@ -102,18 +102,23 @@ def plot_alpha_curves(
     return save(fig, stem)
 
 
+def _panel(row: dict[str, Any]) -> str:
+    mode = row.get("mode", "zero")
+    return row["model"] if mode == "zero" else f"{row['model']} (mean-ablation)"
+
+
 def plot_dose_response(rows: Sequence[dict[str, Any]], metric: str, stem: Path) -> list[Path]:
     """Effect of ablating the first k directions vs k, against the range of random k-subspaces."""
     plt = _pyplot()
     rows = [r for r in rows if r["metric"] == metric]
-    models = list(dict.fromkeys(r["model"] for r in rows))
-    if not models:
+    panels = list(dict.fromkeys(_panel(r) for r in rows))  # model, and ablation mode
+    if not panels:
         return []
     fig, axes = plt.subplots(
-        1, len(models), figsize=(5 * len(models), 3.6), squeeze=False, sharey=True
+        1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False, sharey=True
     )
-    for ax, model in zip(axes[0], models, strict=True):
-        mine = [r for r in rows if r["model"] == model]
+    for ax, model in zip(axes[0], panels, strict=True):
+        mine = [r for r in rows if _panel(r) == model]
         ks = [r["k"] for r in mine]
         rand = [r["random"] for r in mine]
         if any(x["n_subspaces"] for x in rand):

@@ -23,7 +23,13 @@ def _effect(e: dict[str, Any]) -> str:
     if any(e.get(k) is None for k in ("diff", "lo", "hi")):
         return "—"
     p = f" p={e['p_value']:.2g}" if e.get("p_value") is not None else ""
-    return f"{e['diff']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}]{p}"
+    rank = (
+        f", {100 * e['percentile']:.0f}th percentile of {e.get('n_baselines')} baselines"
+        if e.get("percentile") is not None
+        else ""
+    )
+    mde = f", detectable ≥ {e['mde']:.3f}" if e.get("mde") is not None else ""
+    return f"{e['diff']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}]{p}{rank}{mde}"
 
 
 def findings_section(directory: Path, out: Path, figures: list[Path]) -> tuple[str, dict[str, Any]]:
@@ -38,19 +44,23 @@ def findings_section(directory: Path, out: Path, figures: list[Path]) -> tuple[s
         f"<p>Study <b>{escape(str(findings['study']))}</b> over seeds {findings['seeds']}; metric "
         f"<b>{escape(findings['metric'])}</b>, headline α = {findings['headline_alpha']:g} × mean "
         "residual norm. 95 % CIs: steering and ablation bootstrap over held-out prompts (per-prompt "
-        "differences averaged over seeds); probes pooled from each seed's bootstrap.</p>"
+        "values averaged over seeds; against random baselines also over the baselines); probes "
+        "pooled from each seed's bootstrap. A verdict is yes only when the CIs, the permutation "
+        "tests and the baselines' 95th percentile all agree; 'detectable' is the smallest effect "
+        "the study could detect at 80 % power.</p>"
     ]
-    for suffix in (".png", ".svg"):
-        src = directory / f"headline{suffix}"
-        if src.is_file():
-            dst = out / "figures" / f"headline{suffix}"
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, dst)
-            figures.append(dst)
-    if (out / "figures" / "headline.png").is_file():
-        parts.append(
-            '<p><img style="width:100%" src="figures/headline.png" alt="headline figure"></p>'
-        )
+    for name in ("headline", "decisions"):
+        for suffix in (".png", ".svg"):
+            src = directory / f"{name}{suffix}"
+            if src.is_file():
+                dst = out / "figures" / f"{name}{suffix}"
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dst)
+                figures.append(dst)
+        if (out / "figures" / f"{name}.png").is_file():
+            parts.append(
+                f'<p><img style="width:100%" src="figures/{name}.png" alt="{name} figure"></p>'
+            )
     rows = []
     for a in findings["answers"]:
         colour = VERDICT_COLOURS.get(a["verdict"], "#444")

@@ -83,6 +83,7 @@ def ablation_section(run: RunData, out: Path, figures: list[Path]) -> str:
             body.append(
                 [
                     r["model"],
+                    r.get("mode", "zero"),
                     r["metric"],
                     r["k"],
                     d["group"],
@@ -93,6 +94,7 @@ def ablation_section(run: RunData, out: Path, figures: list[Path]) -> str:
             )
     header = [
         "model",
+        "ablation",
         "metric",
         "k",
         "ablated",

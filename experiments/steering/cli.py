@@ -10,6 +10,7 @@ from activation_store.core.configs import add_config_arguments
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from experiments.steering.runs.config import AblationConfig, SweepConfig
+    from experiments.steering.runs.decisions import DecisionConfig
 
     steer = subparsers.add_parser(
         "steer",
@@ -22,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     for name, cls, text in (
         ("sweep", SweepConfig, "add each direction (and norm-matched baselines) at each α"),
         ("ablate", AblationConfig, "project out 1..k directions, each alone, and random subspaces"),
+        (
+            "decisions",
+            DecisionConfig,
+            "teacher-forced: log-odds of a backtracking opener at every decision point of held-out "
+            "traces, steered vs unsteered, split by the preceding step (right/wrong), with KL",
+        ),
     ):
         parser = sub.add_parser(name, help=text, description=text)
         parser.add_argument("--config", default=None, help="TOML file of settings")
@@ -45,6 +52,19 @@ def _run(args: argparse.Namespace) -> int:
     cls = args.config_cls
     overrides = {f.name: getattr(args, f.name) for f in dc.fields(cls)}
     config = load_config(cls, args.config, **overrides)
+    if args.steer_command == "decisions":
+        from experiments.steering.runs.decisions import run_decisions
+
+        done = run_decisions(config, args.out, resume=args.resume)
+        print(
+            f"{done.n_new} trace × cell readings in {done.seconds:.0f} s; summary: {done.path / 'summary.json'}"
+        )
+        for row in done.summary["comparisons"][:20]:
+            print(
+                f"  {row['cell']}: {row['diff']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}] log-odds "
+                f"vs random (percentile {row['percentile']:.2f}, n={row['n']})"
+            )
+        return 0
     result = run_experiment(config, args.out, resume=args.resume, progress=not args.no_progress)
     print(
         f"{result.n_new} new generations ({result.n_total} in all) in {result.seconds:.0f} s; "

@@ -79,7 +79,8 @@ class StudyConfig:
     alphas: tuple[float, ...] = (0.0, 0.1, 0.2, -0.2)
     """Steering strengths in units of the direction's mean residual norm (0: unsteered)."""
     n_random: int = 3
-    """Norm-matched random directions per seed (steering baselines)."""
+    """Norm-matched random directions per seed (steering baselines); seed s draws seeds
+    s × n_random … (s + 1) × n_random − 1, so no two seeds share a random direction."""
     perplexity: bool = True
     """Score every steered generation's perplexity under the unsteered model (a coherence check
     that costs one forward pass per generation)."""
@@ -91,8 +92,38 @@ class StudyConfig:
     """Directions projected out jointly, in order (model_kind at steer_layer, or a full name)."""
     ablation_ks: tuple[int, ...] = (1, 2, 3)
     """Subspace sizes: ablate the first k ablation_directions."""
+    ablation_modes: tuple[str, ...] = ("zero", "mean")
+    """zero: project the span out; mean: replace it by the reasoner's mean activation (a control
+    for how much zero-ablation moves every token). Q4's verdict reads zero-ablation; mean-ablation
+    is reported beside it."""
+    ablation_positions: str = "all"
+    """Positions ablated: all, generated, or START:STOP (1: leaves the first token, the attention
+    sink, alone)."""
+    ablation_hooks: tuple[str, ...] = ()
+    """Hooks to ablate at (default: the steer layer's residual stream; blocks.*.hook_resid_post:
+    every layer)."""
     ablation_n_random: int = 3
-    """Random k-dimensional subspaces ablated per k (the chance level)."""
+    """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
+    seeds (seed s starts at s × ablation_n_random)."""
+    decision_points: bool = True
+    """Read the teacher-forced decision-point metric (the primary measure of "does the direction
+    induce backtracking"): the reasoner's held-out traces on the steering prompts, read by both
+    models, steered at every decision_alphas."""
+    decision_alphas: tuple[float, ...] = (
+        0.0,
+        0.05,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        -0.05,
+        -0.1,
+        -0.2,
+        -0.3,
+        -0.4,
+    )
+    """Strengths of the decision-point reading (≥ 5 of each sign for a dose-response; must hold
+    headline_alpha); one forward pass per trace each, so many are affordable."""
     headline_alpha: float = 0.2
     """The α (positive) at which the findings compare directions."""
     metric: str = "coherent_backtracking_sentences"
@@ -112,9 +143,11 @@ class StudyConfig:
             (self.batch_size >= 1, "batch_size must be ≥ 1"),
             (0.0 in self.alphas, "alphas must contain 0 (the unsteered reference)"),
             (self.headline_alpha in self.alphas and self.headline_alpha > 0, f"headline_alpha {self.headline_alpha} must be a positive member of alphas"),
+            (not self.decision_points or (0.0 in self.decision_alphas and self.headline_alpha in self.decision_alphas), f"decision_alphas {list(self.decision_alphas)} must hold 0 and headline_alpha {self.headline_alpha}"),
             (self.n_random >= 1, "n_random must be ≥ 1 (findings compare with random directions)"),
             (all(1 <= k <= len(self.ablation_directions) for k in self.ablation_ks), f"ablation_ks {list(self.ablation_ks)} must lie in 1..{len(self.ablation_directions)} (the number of ablation_directions)"),
             (set(self.token_baseline_kinds) <= {"embed", "unembed"}, f"token_baseline_kinds {list(self.token_baseline_kinds)}: choose from embed, unembed"),
+            (bool(self.ablation_modes) and set(self.ablation_modes) <= {"zero", "mean"}, f"ablation_modes {list(self.ablation_modes)}: choose from zero, mean"),
             ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
         ]  # fmt: skip

@@ -199,6 +199,23 @@ def seed_steps(
     ablation_s, ablation_basis = generation("steer_tok_s", work.n_ablation, new, True)
     trace_bytes = work.n_traces * TRACE_BYTES_PER_LINE + row_tokens * TRACE_BYTES_PER_TOKEN
     direction_bytes = 2 * len(config.layers) * (5 + n_dirs_of(config)) * shape.d_model * 4
+    decisions = []
+    if config.decision_points:
+        n_held = config.n_steer_prompts
+        held_s, held_basis = generation("trace_tok_s", n_held, config.trace_max_new_tokens, False)
+        held_tokens = n_held * (work.prompt_tokens + config.trace_max_new_tokens)
+        cells = 2 * (1 + (2 + n_dirs_of(config)) * sum(a != 0 for a in config.decision_alphas))
+        read_s = (
+            None
+            if costs is None
+            else cells * held_tokens * shape.n_layers / costs.forward_layer_tok_s * scale
+        )
+        decisions = [
+            StepEstimate("heldout-traces", n_held * config.trace_max_new_tokens, held_s,
+                         round(n_held * TRACE_BYTES_PER_LINE), held_basis),
+            StepEstimate("decisions", round(cells * held_tokens), read_s, cells * n_held * 400,
+                         unknown if costs is None else f"{cells} cells × one forward per trace"),
+        ]  # fmt: skip
     return [
         StepEstimate("traces", trace_new, trace_s, round(trace_bytes), trace_basis),
         StepEstimate("cache-base", row_tokens, cache_s, store, cache_basis),
@@ -212,6 +229,7 @@ def seed_steps(
                      f"scaled by d_model from {PROBE_D_MODEL})"),
         StepEstimate("sae", 0, None, SAE_OUT_BYTES if config.sae else 0,
                      "not estimated" if config.sae else "skipped (sae = none)"),
+        *decisions,
         StepEstimate("sweep", work.n_sweep * new, sweep_s, work.n_sweep * per_gen, sweep_basis),
         StepEstimate("ablation", work.n_ablation * new, ablation_s, work.n_ablation * per_gen,
                      ablation_basis),

@@ -8,12 +8,19 @@
 4. Does ablating k directions lower backtracking more than ablating one, and more than random
    k-subspaces?
 
-Steering and ablation effects are paired per held-out prompt: each seed's per-prompt difference
-(e.g. steered − mean of the random directions, same prompt, same α) is averaged over seeds, and
-the CI is a bootstrap over prompts (prompts are the unit of resampling, as in every steering
-summary). Probe figures are pooled over seeds from each seed's bootstrap CI (normal
-approximation, seeds independent). A verdict is "yes" only when every CI it rests on excludes
-zero in the claimed direction; "no" when one excludes zero the other way; else "inconclusive".
+Seeds are repeated measures of the same held-out prompts: a prompt's value is averaged over the
+seeds before anything is compared, and prompts are the unit of resampling. Comparisons with the
+random directions (Q1) and random subspaces (Q4) pool every seed's baselines (each seed draws its
+own) and use a hierarchical bootstrap over prompts *and* baselines, so the baselines' spread is in
+the CI, and say where the effect falls among the baselines' own effects (``percentile``). Probe
+figures are pooled over seeds from each seed's bootstrap CI, treating the seeds as fully
+correlated (they share the derivation prompts: the pooled interval is as wide as one seed's).
+
+A verdict is "yes" only when every CI it rests on excludes zero in the claimed direction, every
+sign-flip permutation p-value it has is below 0.05 and, against baselines, the effect lies beyond
+their 95th percentile (5th for a drop); "no" when a CI excludes zero the other way; otherwise
+"inconclusive". Every effect states its power as ``mde``: the smallest true effect its CI would
+detect at 80 % power and α = 0.05 (2.8 standard errors, read off the CI's half-width).
 """
 
 from __future__ import annotations
@@ -21,25 +28,33 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from activation_store.core.configs import config_from_dict
 from activation_store.core.errors import InputError
 from activation_store.core.stats import (
-    PairedComparison,
     PromptValues,
     difference,
     mean_difference,
     mean_over,
-    paired_comparison,
 )
-from experiments.steering.runs.plan import Condition, cell_id
-from experiments.steering.runs.rundir import RunDir
-from experiments.steering.runs.summary import per_prompt
+from experiments.steering.runs.plan import cell_id
+from experiments.study import decision_findings
 from experiments.study.config import StudyConfig
+from experiments.study.effects import (
+    Effect,
+    fmt,
+    percentile_note,
+    pooled,
+    power_note,
+    run_values_at,
+    verdict,
+    versus_baselines,
+)
 from experiments.study.stages import ablation_names, direction_names
 
 QUESTIONS = {
@@ -51,17 +66,6 @@ QUESTIONS = {
     "q4": "Does ablating k directions lower backtracking more than ablating one, and more than "
     "random k-subspaces?",
 }
-
-
-@dataclass(frozen=True, kw_only=True)
-class Effect(PairedComparison):
-    """A difference with its 95 % CI, pooled over seeds, named, with each seed's own.
-
-    ``n`` counts the prompts (steering) or seeds (probes) it rests on.
-    """
-
-    label: str
-    per_seed: list[dict[str, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,67 +94,26 @@ class Findings:
         return out
 
 
-def _run_values(path: Path, metric: str) -> dict[str, PromptValues]:
-    """cell → prompt → value of ``metric`` in one steering or ablation run directory."""
-    if not (path / "plan.json").is_file():
-        raise InputError(
-            f"{str(path)!r} is not a finished steering run (no plan.json); run the study first"
-        )
-    run = RunDir(path)
-    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
-    values = per_prompt(run.generations(), {c.id: c.cell for c in conditions})
-    return dict(values.get(metric, {}))
-
-
-def _pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:
-    """Per-prompt differences averaged over seeds; bootstrap CI over prompts."""
-    seeds = [s for s, d in per_seed.items() if d]
-    if not seeds:
-        return Effect(label=label, diff=math.nan, lo=math.nan, hi=math.nan, p_value=None, n=0)
-    prompts = sorted(set.intersection(*(set(per_seed[s]) for s in seeds)))
-    rows = []
-    for s in seeds:
-        d = per_seed[s]
-        c = paired_comparison(list(d.values()), [0.0] * len(d))
-        rows.append({"seed": s, "diff": c.diff, "lo": c.lo, "hi": c.hi, "n": c.n})
-    mean = [float(np.mean([per_seed[s][p] for s in seeds])) for p in prompts]
-    c = paired_comparison(mean, [0.0] * len(mean))
-    return Effect(
-        label=label, diff=c.diff, lo=c.lo, hi=c.hi, p_value=c.p_value, n=c.n, per_seed=rows
-    )
-
-
-def _verdict(effects: Sequence[Effect], want: int) -> str:
-    signs = [e.sign() for e in effects]
-    if signs and all(s == want for s in signs):
-        return "yes"
-    if any(s == -want for s in signs):
-        return "no"
-    return "inconclusive"
-
-
-def _fmt(e: Effect) -> str:
-    return f"{e.diff:+.3f} [{e.lo:+.3f}, {e.hi:+.3f}]"
-
-
 def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, dict[str, Any]]:
     """Q1 and Q2 from every seed's sweep, plus the pooled α curves for the figure."""
     alpha, metric = config.headline_alpha, config.metric
-    vs_random: dict[int, PromptValues] = {}
+    steered_by_seed: dict[int, PromptValues] = {}
+    randoms_by_seed: dict[int, list[PromptValues]] = {}
+    unsteered_by_seed: dict[int, PromptValues] = {}
     vs_tokens: dict[str, dict[int, PromptValues]] = {}
     reasoner_vs_unsteered: dict[int, PromptValues] = {}
     base_vs_unsteered: dict[int, PromptValues] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     base_unsteered: list[float] = []
     for seed in config.seeds:
-        v = _run_values(study / f"seed{seed}" / f"sweep-s{seed}", metric)
+        v = run_values_at(study / f"seed{seed}" / f"sweep-s{seed}", metric)
         names = direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
         steered = v.get(cell_id("reasoner", "add", names["base_dom"], alpha), {})
-        vs_random[seed] = difference(
-            steered, mean_over([v.get(cell_id("reasoner", "add", r, alpha), {}) for r in randoms])
-        )
+        steered_by_seed[seed] = steered
+        randoms_by_seed[seed] = [v.get(cell_id("reasoner", "add", r, alpha), {}) for r in randoms]
+        unsteered_by_seed[seed] = v.get(cell_id("reasoner", "none", "unsteered"), {})
         for role, name in tokens.items():
             vs_tokens.setdefault(role, {})[seed] = difference(
                 steered, v.get(cell_id("reasoner", "add", name, alpha), {})
@@ -164,30 +127,69 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
             v.get(cell_id("base", "none", "unsteered"), {}),
         )
         _add_curves(curves, v, config, names, randoms, seed)
-    q1_effects = [_pooled("reasoner: base direction − random directions", vs_random)]
-    q1_effects += [
-        _pooled(f"reasoner: base direction − {role}", d) for role, d in vs_tokens.items()
+    q1_effects = [
+        versus_baselines(
+            "reasoner: base direction − random directions",
+            steered_by_seed,
+            randoms_by_seed,
+            unsteered_by_seed,
+        )
     ]
-    raw = _pooled("reasoner: base direction − unsteered", reasoner_vs_unsteered)
+    q1_effects += [pooled(f"reasoner: base direction − {role}", d) for role, d in vs_tokens.items()]
+    raw = pooled("reasoner: base direction − unsteered", reasoner_vs_unsteered)
+    free = (
+        f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {fmt(raw)} vs "
+        f"unsteered; vs random directions {fmt(q1_effects[0])}"
+        f"{percentile_note(q1_effects[0], 'random directions')}"
+        + "".join(f"; vs {e.label.split('− ')[-1]} {fmt(e)}" for e in q1_effects[1:])
+    )
+    base = pooled("base model: base direction − unsteered", base_vs_unsteered)
+    base_text = f"the base model's {metric} per generation changes by {fmt(base)} at α = {alpha:g}"
+    if decision_findings.available(config, study):
+        # the primary metric decides; free-generation counts are reported beside it
+        e = decision_findings.decision_evidence(config, study)
+        primary = [e.vs_random, *e.vs_tokens]
+        q1 = Answer(
+            "q1",
+            QUESTIONS["q1"],
+            verdict(primary, +1),
+            decision_findings.decision_summary(e, alpha)
+            + power_note(e.vs_random)
+            + f". In free generation (secondary): {free}",
+            [*primary, e.vs_unsteered, *e.by_split, *q1_effects, raw],
+        )
+        unchanged = e.base.sign() == 0
+        q2 = Answer(
+            "q2",
+            QUESTIONS["q2"],
+            "yes" if unchanged else "no",
+            f"on the reasoner's own traces, teacher-forced at the same decision points, the base "
+            f"model's opener log-odds change by {fmt(e.base)}"
+            + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
+            + f"; the reasoner's by {fmt(e.vs_unsteered)}"
+            + power_note(e.base)
+            + f". In free generation on its own prompt format (secondary): {base_text}"
+            + _floor_note(base_unsteered),
+            [e.base, e.vs_unsteered, base, raw],
+        )
+        return q1, q2, {**curves, "decisions": e.curves, "matched_kl": e.matched_kl}
     q1 = Answer(
         "q1",
         QUESTIONS["q1"],
-        _verdict(q1_effects, +1),
-        f"at α = {alpha:g} × mean residual norm, {metric} per generation changes by {_fmt(raw)} vs "
-        f"unsteered; vs random directions {_fmt(q1_effects[0])}"
-        + "".join(f"; vs {e.label.split('− ')[-1]} {_fmt(e)}" for e in q1_effects[1:]),
+        verdict(q1_effects, +1),
+        free + power_note(q1_effects[0]) + " (free generation; no decision-point runs)",
         [*q1_effects, raw],
     )
-    base = _pooled("base model: base direction − unsteered", base_vs_unsteered)
     unchanged = base.sign() == 0
     q2 = Answer(
         "q2",
         QUESTIONS["q2"],
         "yes" if unchanged else "no",
-        f"the base model's {metric} changes by {_fmt(base)} at α = {alpha:g}"
+        base_text
         + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
-        + f"; in the reasoner the same direction changes it by {_fmt(raw)}"
-        + _floor_note(base_unsteered),
+        + f"; in the reasoner the same direction changes it by {fmt(raw)}"
+        + _floor_note(base_unsteered)
+        + power_note(base),
         [base, raw],
     )
     return q1, q2, curves
@@ -220,14 +222,14 @@ def _add_curves(
             ("reasoner direction", names["reasoner_dom"]),
         ):
             curves.setdefault(f"{model}: {label}", {})[str(seed)] = [
-                _meancell_id(v, model, name, a) for a in alphas
+                _cell_mean(v, model, name, a) for a in alphas
             ]
         curves.setdefault(f"{model}: random", {})[str(seed)] = [
-            float(np.nanmean([_meancell_id(v, model, r, a) for r in randoms])) for a in alphas
+            float(np.nanmean([_cell_mean(v, model, r, a) for r in randoms])) for a in alphas
         ]
 
 
-def _meancell_id(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
+def _cell_mean(v: dict[str, PromptValues], model: str, name: str, alpha: float) -> float:
     cell = cell_id(model, "none", "unsteered") if alpha == 0 else cell_id(model, "add", name, alpha)
     values = list(v.get(cell, {}).values())
     return float(np.mean(values)) if values else math.nan
@@ -238,13 +240,18 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     lo, _, hi = config.window.partition(":")
     window = set(range(int(lo), int(hi) + 1))
     per_offset: dict[int, list[dict[str, float]]] = {}
+    base_in_window: list[float] = []
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
         if not path.is_file():
             raise InputError(f"no probe results at {str(path)!r}; run the study first")
         for r in json.loads(path.read_text())["results"]:
-            if r["model"] == "reasoner" and r["layer"] == config.steer_layer and r["offset"] < 0:
+            if r["layer"] != config.steer_layer or r["offset"] >= 0:
+                continue
+            if r["model"] == "reasoner":
                 per_offset.setdefault(int(r["offset"]), []).append({"seed": seed, **r})
+            elif r["model"] == "base" and int(r["offset"]) in window:
+                base_in_window.append(float(r["auroc"]))
     offsets = sorted(per_offset)
     table = {str(o): _pool_probe(per_offset[o]) for o in offsets}
     in_window = [o for o in offsets if o in window]
@@ -256,19 +263,39 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     chance = [table[str(o)]["over_chance"] for o in in_window]
     pooled_over = _mean_effects("probe AUROC − token-identity AUROC (window mean)", over)
     pooled_chance = _mean_effects("probe AUROC − 0.5 (window mean)", chance)
+    effects = [pooled_chance, pooled_over]
+    structure_note = " (no structure baseline in these results)"
+    if all("over_structure" in table[str(o)] for o in in_window):
+        pooled_structure = _mean_effects(
+            "probe AUROC − structure-baseline AUROC (window mean)",
+            [table[str(o)]["over_structure"] for o in in_window],
+        )
+        effects.append(pooled_structure)
+        structure_note = f", {fmt(pooled_structure)} above the structure (layout) baseline"
     earliest = next((o for o in offsets if table[str(o)]["over_token"].sign() > 0), None)
     auroc = float(np.mean([table[str(o)]["auroc"] for o in in_window]))
+    base_note = (
+        f"; the base model's probe (control) reaches {float(np.mean(base_in_window)):.3f} there"
+        if base_in_window
+        else ""
+    )
     answer = Answer(
         "q3",
         QUESTIONS["q3"],
-        _verdict([pooled_chance, pooled_over], +1),
+        verdict(effects, +1),
         f"over offsets {config.window} the reasoner's layer-{config.steer_layer} probe has AUROC "
-        f"{auroc:.3f}, {_fmt(pooled_over)} above the token-identity baseline; earliest offset "
-        f"with a significant lead over tokens: {earliest if earliest is not None else 'none'}",
-        [pooled_chance, pooled_over],
+        f"{auroc:.3f}, {fmt(pooled_over)} above the token-identity baseline{structure_note}; "
+        f"earliest offset with a significant lead over tokens: "
+        f"{earliest if earliest is not None else 'none'}{base_note}",
+        effects,
     )
     curves = {
-        str(o): {"auroc": table[str(o)]["auroc"], "token": table[str(o)]["token"]} for o in offsets
+        str(o): {
+            "auroc": table[str(o)]["auroc"],
+            "token": table[str(o)]["token"],
+            **({"structure": table[str(o)]["structure"]} if "structure" in table[str(o)] else {}),
+        }
+        for o in offsets
     }
     return answer, curves
 
@@ -278,7 +305,7 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
         means = [r[key] - centre for r in rows]
         ses = [(r[f"{key}_hi"] - r[f"{key}_lo"]) / (2 * 1.96) for r in rows]
         mean = float(np.mean(means))
-        se = math.sqrt(sum(s * s for s in ses)) / len(ses)
+        se = float(np.mean(ses))  # seeds share the derivation prompts: fully correlated
         per_seed = [
             {
                 "seed": r["seed"],
@@ -298,12 +325,16 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
             per_seed=per_seed,
         )
 
-    return {
+    out = {
         "auroc": float(np.mean([r["auroc"] for r in rows])),
         "token": float(np.mean([r["token_auroc"] for r in rows])),
         "over_token": pooled("probe − token AUROC", "auroc_over_token"),
         "over_chance": pooled("probe AUROC − 0.5", "auroc", 0.5),
     }
+    if all(math.isfinite(r.get("auroc_over_structure") or math.nan) for r in rows):
+        out["structure"] = float(np.mean([r["structure_auroc"] for r in rows]))
+        out["over_structure"] = pooled("probe − structure AUROC", "auroc_over_structure")
+    return out
 
 
 def _mean_effects(label: str, effects: Sequence[Effect]) -> Effect:
@@ -323,11 +354,14 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     metric, names = config.metric, ablation_names(config)
     k_max = max(config.ablation_ks)
     vs_single: dict[int, PromptValues] = {}
-    vs_random: dict[int, PromptValues] = {}
+    joint_by_seed: dict[int, PromptValues] = {}
+    randoms_by_seed: dict[int, list[PromptValues]] = {}
+    none_by_seed: dict[int, PromptValues] = {}
     joint_vs_none: dict[int, PromptValues] = {}
+    mean_vs_none: dict[int, PromptValues] = {}
     dose: dict[str, dict[str, float]] = {}
     for seed in config.seeds:
-        v = _run_values(study / f"seed{seed}" / f"ablation-s{seed}", metric)
+        v = run_values_at(study / f"seed{seed}" / f"ablation-s{seed}", metric)
         none = v.get(cell_id("reasoner", "none", "unsteered"), {})
         joint_values = v.get(cell_id("reasoner", "ablate", "+".join(names[:k_max])), {})
         singles = {n: v.get(cell_id("reasoner", "ablate", n), {}) for n in names}
@@ -344,20 +378,37 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             row[f"directions/{seed}"] = mean_difference(top, none)
             row[f"random/{seed}"] = mean_difference(rnd, none)
             if k == k_max:
-                vs_random[seed] = difference(joint_values, rnd)
+                randoms_by_seed[seed] = [v[c] for c in randoms]
+        joint_by_seed[seed], none_by_seed[seed] = joint_values, none
         joint_vs_none[seed] = difference(joint_values, none)
+        mean_ablated = v.get(cell_id("reasoner", "mean_ablate", "+".join(names[:k_max])), {})
+        if mean_ablated:
+            mean_vs_none[seed] = difference(mean_ablated, none)
     effects = [
-        _pooled(f"ablate {k_max} − best single", vs_single),
-        _pooled(f"ablate {k_max} − random {k_max}-subspaces", vs_random),
+        pooled(f"ablate {k_max} − best single", vs_single),
+        versus_baselines(
+            f"ablate {k_max} − random {k_max}-subspaces",
+            joint_by_seed,
+            randoms_by_seed,
+            none_by_seed,
+        ),
     ]
-    joint = _pooled(f"ablate {k_max} − unablated", joint_vs_none)
+    joint = pooled(f"ablate {k_max} − unablated", joint_vs_none)
+    reported = [joint]
+    mean_note = ""
+    if mean_vs_none:
+        mean_joint = pooled(f"mean-ablate {k_max} − unablated", mean_vs_none)
+        reported.append(mean_joint)
+        mean_note = f"; mean-ablating them instead changes it by {fmt(mean_joint)}"
     answer = Answer(
         "q4",
         QUESTIONS["q4"],
-        _verdict(effects, -1),
-        f"projecting out {k_max} directions changes {metric} by {_fmt(joint)}; vs the best single "
-        f"direction {_fmt(effects[0])}; vs random {k_max}-subspaces {_fmt(effects[1])}",
-        [*effects, joint],
+        verdict(effects, -1),
+        f"projecting out {k_max} directions changes {metric} by {fmt(joint)}; vs the best single "
+        f"direction {fmt(effects[0])}; vs random {k_max}-subspaces {fmt(effects[1])}"
+        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
+        f"{power_note(effects[1])}",
+        [*effects, *reported],
     )
     return answer, dose
 
@@ -365,8 +416,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
 def write_findings(study_dir: str | Path) -> Findings:
     """Answer the four questions for a finished study; write ``findings/findings.json`` and the
     headline figure (``findings/headline.png`` and ``.svg``)."""
-    from activation_store.core.configs import config_from_dict
-    from experiments.study.headline import plot_headline
+    from experiments.study.headline import plot_decisions, plot_headline
     from experiments.study.state import load_state
 
     study = Path(study_dir).resolve()
@@ -387,12 +437,19 @@ def write_findings(study_dir: str | Path) -> Findings:
         "headline_alpha": config.headline_alpha,
         "alphas": sorted(config.alphas),
         "answers": [asdict(a) for a in answers],
-        "curves": {"steering": curves, "probes": probe_curves, "ablation": dose},
+        "curves": {
+            "steering": {k: v for k, v in curves.items() if k not in ("decisions", "matched_kl")},
+            "decisions": curves.get("decisions"),
+            "matched_kl": curves.get("matched_kl"),
+            "probes": probe_curves,
+            "ablation": dose,
+        },
         "config": state["config"],
     }
     path = out / "findings.json"
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
+    plot_decisions(payload, out / "decisions")
     return Findings(answers, list(config.seeds), path, figure)
 
 

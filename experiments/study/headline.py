@@ -87,3 +87,38 @@ def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
     fig.tight_layout()
     paths = save(fig, stem)
     return next(p for p in paths if p.suffix == ".png")
+
+
+def plot_decisions(findings: dict[str, Any], stem: Path) -> Path | None:
+    """The decision-point dose-response: Δ opener log-odds vs α and vs KL (how far the direction
+    moved the next-token distribution), reasoner and base model, base and reasoner directions and
+    the random directions' mean; None when the study has no decision-point runs."""
+    curves = findings["curves"].get("decisions")
+    if not curves:
+        return None
+    plt = _pyplot()
+    fig, (by_alpha, by_kl) = plt.subplots(1, 2, figsize=(12, 4.2))
+    colours = {"base_dom": "C0", "reasoner_dom": "C1", "random": "0.55"}
+    labels = {"base_dom": "base direction", "reasoner_dom": "reasoner direction",
+              "random": "random (mean)"}  # fmt: skip
+    alphas = curves["alphas"]
+    for model, style in (("reasoner", "-"), ("base", "--")):
+        for role, row in curves[model].items():
+            kw = {"color": colours[role], "linestyle": style, "marker": "o", "ms": 3}
+            by_alpha.plot(alphas, row["delta_log_odds"], label=f"{model}: {labels[role]}", **kw)
+            positive = [i for i, a in enumerate(alphas) if a >= 0]
+            by_kl.plot(
+                [row["kl"][i] for i in positive],
+                [row["delta_log_odds"][i] for i in positive],
+                label=f"{model}: {labels[role]}",
+                **kw,
+            )
+    for ax in (by_alpha, by_kl):
+        ax.axhline(0, color="0.7", lw=0.8)
+        ax.set_ylabel("Δ opener log-odds at decision points")
+    by_alpha.set(xlabel="α (× mean residual norm)", title="dose-response (teacher-forced)")
+    by_kl.set(xlabel="KL(steered ‖ unsteered), α ≥ 0", title="effect at matched KL")
+    by_alpha.legend(fontsize=7)
+    fig.tight_layout()
+    paths = save(fig, stem)
+    return next(p for p in paths if p.suffix == ".png")

@@ -23,6 +23,7 @@ from activation_store.events import parse_offsets
 from activation_store.models.config import ModelConfig
 from experiments.generation.config import GenerationConfig
 from experiments.steering.runs.config import AblationConfig, SweepConfig
+from experiments.steering.runs.decisions import DecisionConfig
 from experiments.study.config import StudyConfig
 from experiments.traces.config import TraceConfig
 from probes.config import DirectionConfig, ProbeConfig
@@ -64,12 +65,18 @@ def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
         "base_dom": direction_name("base", hook, "dom"),
         "reasoner_dom": direction_name("reasoner", hook, "dom"),
     }
-    for i in range(config.n_random):
-        names[f"random{i}"] = random_name("base", hook, seed + i)
+    for i, random_seed in enumerate(random_seeds(config, seed)):
+        names[f"random{i}"] = random_name("base", hook, random_seed)
     for word in config.token_baselines:
         for kind in config.token_baseline_kinds:
             names[f"{kind}-{word}"] = token_name("base", hook, kind, word)
     return names
+
+
+def random_seeds(config: StudyConfig, seed: int) -> range:
+    """The seeds of study seed ``seed``'s random directions: ``seed × n_random`` onwards, so no
+    two seeds of a study share one (each seed's baselines are independent draws)."""
+    return range(seed * config.n_random, (seed + 1) * config.n_random)
 
 
 def ablation_names(config: StudyConfig) -> list[str]:
@@ -91,22 +98,14 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
     d = str(out / f"seed{seed}")
     traces, store = f"{d}/traces.jsonl", f"{d}/store.h5"
     steps = [
-        Step(
-            f"seed{seed}/traces",
+        _trace_step(
+            config,
+            seed,
+            "traces",
             "reasoner traces on the derivation prompts",
-            ("traces",),
-            ("--sampling-seed", str(seed), "--out", traces),
-            (
-                _model(config, config.reasoner),
-                TraceConfig(
-                    prompts=config.prompts, split="derivation", limit=config.n_trace_prompts
-                ),
-                GenerationConfig(
-                    max_new_tokens=config.trace_max_new_tokens,
-                    temperature=config.trace_temperature,
-                    batch_size=config.batch_size,
-                ),
-            ),
+            "derivation",
+            config.n_trace_prompts,
+            traces,
         )
     ]
     for key, model in (("base", config.base), ("reasoner", config.reasoner)):
@@ -179,6 +178,8 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
                 ),
             )
         )
+    if config.decision_points:
+        steps += _decision_steps(config, seed, d)
     steps += [
         Step(
             f"seed{seed}/sweep",
@@ -200,13 +201,79 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
     return steps
 
 
+def _trace_step(
+    config: StudyConfig,
+    seed: int,
+    name: str,
+    title: str,
+    split: str,
+    limit: int | None,
+    out: str,
+) -> Step:
+    """The reasoner's sampled traces on ``limit`` prompts of ``split`` (stratified), into ``out``."""
+    return Step(
+        f"seed{seed}/{name}",
+        title,
+        ("traces",),
+        ("--sampling-seed", str(seed), "--out", out),
+        (
+            _model(config, config.reasoner),
+            TraceConfig(prompts=config.prompts, split=split, limit=limit),  # type: ignore[arg-type]
+            GenerationConfig(
+                max_new_tokens=config.trace_max_new_tokens,
+                temperature=config.trace_temperature,
+                batch_size=config.batch_size,
+            ),
+        ),
+    )
+
+
+def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
+    """Held-out traces of the reasoner on the steering prompts, then both models read them,
+    teacher-forced, at every decision point (the primary metric; see
+    :mod:`experiments.steering.runs.decisions`)."""
+    heldout = f"{d}/heldout-traces.jsonl"
+    return [
+        _trace_step(
+            config,
+            seed,
+            "heldout-traces",
+            "reasoner traces on the held-out steering prompts (for the decision points)",
+            "evaluation",
+            config.n_steer_prompts,
+            heldout,
+        ),
+        Step(
+            f"seed{seed}/decisions",
+            "decision points: opener log-odds steered vs unsteered, reasoner and base, teacher-forced",
+            ("steer", "decisions"),
+            ("--out", f"{d}/decisions-s{seed}"),
+            (
+                DecisionConfig(
+                    models=(config.reasoner, config.base),
+                    model_labels=("reasoner", "base"),
+                    traces=heldout,
+                    prompts=config.prompts,
+                    directions_dir=f"{d}/directions",
+                    directions=tuple(direction_names(config, seed).values()),
+                    alphas=config.decision_alphas,
+                    batch_size=config.batch_size,
+                    device=config.device,
+                    dtype=config.dtype,  # type: ignore[arg-type]
+                ),
+            ),
+            resumable_out=f"seed{seed}/decisions-s{seed}",
+        ),
+    ]
+
+
 def _direction_config(config: StudyConfig, seed: int) -> DirectionConfig:
     return DirectionConfig(
         models=("base", "reasoner"),
         hooks=config.hooks,
         offsets=parse_offsets(config.window),
         n_random=config.n_random,
-        seed=seed,
+        seed=random_seeds(config, seed).start,
         min_events=config.min_events,
         tokens=config.token_baselines,
         token_baselines=bool(config.token_baselines),
@@ -255,18 +322,23 @@ def _sweep_config(config: StudyConfig, seed: int, seed_dir: str) -> SweepConfig:
         directions=tuple(direction_names(config, seed).values()),
         alphas=config.alphas,
         alpha_unit="mean_resid_norm",
-        random_seed=seed,
+        random_seed=random_seeds(config, seed).start,
     )
 
 
 def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationConfig:
     shared = {**_steering(config, seed, seed_dir), "models": (config.reasoner,)}
+    mean = direction_name("reasoner", config.steer_hook, "mean")
     return AblationConfig(
         **{**shared, "model_labels": ("reasoner",)},
+        modes=config.ablation_modes,  # type: ignore[arg-type]
+        mean_direction=mean if "mean" in config.ablation_modes else "",
+        positions=config.ablation_positions,
+        hooks=config.ablation_hooks,
         directions=tuple(ablation_names(config)),
         ks=config.ablation_ks,
         n_random=config.ablation_n_random,
-        random_seed=seed,
+        random_seed=seed * config.ablation_n_random,  # no subspace shared between seeds
     )
 
 

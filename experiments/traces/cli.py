@@ -45,19 +45,38 @@ def _traces(args: argparse.Namespace) -> int:
     from activation_store.core.configs import config_from_args
     from activation_store.models.config import ModelConfig
     from activation_store.models.loader import known_specs, load_hf_model
+    from activation_store.preflight import check_model_available, check_output_file
     from experiments.generation.config import GenerationConfig
     from experiments.prompts import load_prompts
+    from experiments.prompts.selection import select_prompts
     from experiments.traces.config import TraceConfig
+    from experiments.traces.record import iter_traces
     from experiments.traces.run import generate_traces
 
     model_cfg = config_from_args(ModelConfig, args)
     trace_cfg = config_from_args(TraceConfig, args)
     gen_cfg = config_from_args(GenerationConfig, args, seed=args.sampling_seed)
-    problems = load_prompts(
-        trace_cfg.prompts,
-        split=None if trace_cfg.split == "all" else trace_cfg.split,
-        categories=trace_cfg.categories or None,
-    )[: trace_cfg.limit]
+    selected = select_prompts(
+        load_prompts(
+            trace_cfg.prompts,
+            split=None if trace_cfg.split == "all" else trace_cfg.split,
+            categories=trace_cfg.categories or None,
+        ),
+        trace_cfg.limit,
+        how=trace_cfg.selection,
+        seed=trace_cfg.selection_seed,
+    )
+    problems = selected.problems
+    check_model_available(model_cfg.model)
+    check_output_file(args.out, create_parents=True)
+    if Path(args.out).exists() and not args.overwrite:
+        for _ in iter_traces(args.out):  # the traces to continue must parse
+            pass
+    covered = sum(n > 0 for n in selected.categories.values())
+    print(
+        f"{len(problems)} prompts ({selected.how}) from {covered} of "
+        f"{len(selected.categories)} categories"
+    )
     hf_model, tokenizer = load_hf_model(model_cfg)
     model_id = (
         model_cfg.model

@@ -23,7 +23,12 @@ class TraceConfig:
     categories: tuple[str, ...] = ()
     """Categories to keep (empty: all)."""
     limit: int | None = None
-    """Trace only the first N selected prompts (None: all)."""
+    """Trace only N of the selected prompts, chosen by ``selection`` (None: all)."""
+    selection: Literal["stratified", "first"] = "stratified"
+    """How ``limit`` prompts are chosen: stratified (the same share of every category, seeded by
+    ``selection_seed``) or first (in file order)."""
+    selection_seed: int = 0
+    """Seed of the stratified selection."""
     chat_template: Literal["auto", "on", "off"] = "auto"
     """Wrap prompts with the tokenizer's chat template (R1-distill: "<|User|>…<|Assistant|><think>\\n"):
     auto = when the tokenizer has one, on = require it, off = plain text (base models)."""

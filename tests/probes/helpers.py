@@ -97,3 +97,66 @@ def write_model(path: Path, key: str, acts: dict[str, np.ndarray], tokens: Token
     start = prepare_model(path, entry, mode="new")
     with ActivationWriter(path, key, start_row=start, background=False) as writer:
         writer.submit(0, 0, {h: torch.from_numpy(a) for h, a in acts.items()})
+
+
+NEWLINE, CHECK, STEP = 203, 225, 411
+"""Token ids of the tiny tokenizer: "\\n", " " (opens a Check line here) and " So" (a step line)."""
+
+
+@dataclass(frozen=True)
+class Template:
+    path: Path
+    concept_dir: np.ndarray
+
+
+def template_store(
+    path: Path,
+    *,
+    concept: float,
+    n_seq: int = 80,
+    lines: int = 12,
+    line_len: int = 8,
+    amplitude: float = 4.0,
+    seed: int = 0,
+) -> Template:
+    """Traces made of lines of ``line_len`` tokens, opened by a step or a Check token and ended by
+    a newline. Half the Check lines are followed by a backtracking line (its first token is the
+    event). The activations encode only the layout — which token opened the line and how far into
+    it a token sits — so position in the template alone separates the positives from uniform
+    negatives. With ``concept`` > 0, Check lines that *are* followed by backtracking also carry
+    ``concept`` × a unit direction on their last three tokens (a real precursor)."""
+    rng = np.random.default_rng(seed)
+    d_model = 48
+    slot_dirs = rng.normal(size=(2, line_len, d_model))
+    concept_dir = rng.normal(size=d_model)
+    concept_dir /= np.linalg.norm(concept_dir)
+    seqs, starts, layout_vecs, concept_rows = [], [], [], []
+    for _ in range(n_seq):
+        ids: list[int] = []
+        for _line in range(lines):
+            check = rng.random() < 0.4
+            body = rng.integers(40, 180, size=line_len - 2).tolist()
+            line = [CHECK if check else STEP, *body, NEWLINE]
+            base = len(ids)
+            ids += line
+            for j in range(line_len):
+                layout_vecs.append(slot_dirs[int(check), j])
+            if check and rng.random() < 0.5:
+                starts.append((len(seqs), len(ids)))  # the next line's first token
+                concept_rows.append((len(seqs), base + line_len - 3, base + line_len))
+        seqs.append(ids)
+    tokens = TokenTable.from_sequences([f"t{i}" for i in range(n_seq)], seqs)
+    n = tokens.n_tokens
+    start_label = np.zeros(n, dtype=np.uint8)
+    for s, pos in starts:
+        if pos < len(seqs[s]):
+            start_label[tokens.offsets[s] + pos] = 1
+    x = rng.normal(size=(n, d_model)) + amplitude * np.asarray(layout_vecs)
+    for s, lo, hi in concept_rows:
+        x[tokens.offsets[s] + lo : tokens.offsets[s] + hi] += concept * concept_dir
+    acts = {h: x.astype(np.float32) for h in HOOKS}
+    create_store(path, tokens, tokenizer_id="tiny", config={"test": "template"})
+    write_model(path, "base", acts, tokens)
+    write_label(path, "backtracking_start", start_label, attrs={"labeller": "template"})
+    write_label(path, "thinking", np.ones(n, dtype=np.uint8))
+    return Template(path, concept_dir)

@@ -17,7 +17,8 @@ FAST = {"n_bootstrap": 200, "max_negatives": 3000, "Cs": (0.01, 1.0)}
 
 @pytest.fixture(scope="module")
 def report(planted):
-    cfg = ProbeConfig(models=("base",), offsets=(-2, -1, 0), **FAST)
+    """Uniform negatives: metrics refer to the population (AP against the true prevalence)."""
+    cfg = ProbeConfig(models=("base",), offsets=(-2, -1, 0), negatives="uniform", **FAST)
     return run_probes(planted.path, cfg)
 
 
@@ -119,7 +120,7 @@ def test_split_is_by_trace_group_and_never_by_token():
 
 
 def test_evaluation_weights_restore_the_population(planted):
-    cfg = ProbeConfig(offsets=(-1, 0), max_negatives=500)
+    cfg = ProbeConfig(offsets=(-1, 0), max_negatives=500, negatives="uniform")
     with ActivationStore(planted.path) as store:
         data = build_probe_data(store, cfg)
         seq_part = data.split.seq_part()[store.tokens.seq_index]

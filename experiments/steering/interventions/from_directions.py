@@ -92,14 +92,18 @@ def add_interventions(
     ]
 
 
-def ablation_operator(directions: Sequence[Direction]) -> ProjectOut:
-    """Projection onto the orthogonal complement of the span of ``directions`` (in their order)."""
+def ablation_operator(
+    directions: Sequence[Direction], *, mean: Direction | None = None
+) -> ProjectOut:
+    """Projection onto the orthogonal complement of the span of ``directions`` (in their order);
+    with ``mean`` (a mean-activation direction), mean-ablation instead of zero-ablation."""
     if not directions:
         raise InputError("no directions to ablate; pass at least one")
-    check_same_space(directions)
+    check_same_space([*directions, *([mean] if mean is not None else [])])
     names = [d.name for d in directions]
     vectors_KD = torch.stack([d.vector for d in directions])
-    return ProjectOut(orthonormal_basis(vectors_KD, names), names)
+    basis = orthonormal_basis(vectors_KD, names)
+    return ProjectOut(basis, names, mean=None if mean is None else mean.vector)
 
 
 def ablate_interventions(
@@ -107,15 +111,21 @@ def ablate_interventions(
     hooks: Sequence[str | HookSpec],
     *,
     positions: Positions = "all",
+    mean: Direction | None = None,
 ) -> list[Intervention]:
-    """Project the span of ``directions`` (or a prepared :class:`ProjectOut`) out at every hook.
+    """Project the span of ``directions`` (or a prepared :class:`ProjectOut`) out at every hook;
+    with ``mean``, replace it by the mean activation's component (mean-ablation).
 
     To keep a direction out of the residual stream altogether, ablate it at ``hook_embed`` and at
     every ``attn_out`` and ``mlp_out`` (``blocks.*.hook_attn_out``, ``blocks.*.hook_mlp_out``).
+    Positions ``1:`` leave the first token (the attention sink) alone.
     """
     if not hooks:
         raise InputError("no hooks to ablate at; pass at least one, e.g. blocks.10.hook_resid_post")
-    operator = directions if isinstance(directions, ProjectOut) else ablation_operator(directions)
+    if isinstance(directions, ProjectOut):
+        operator = directions
+    else:
+        operator = ablation_operator(directions, mean=mean)
     return [Intervention(hook=h, operator=operator, positions=positions) for h in hooks]
 
 

@@ -17,7 +17,7 @@ from experiments.steering.interventions.from_directions import (
 from experiments.steering.interventions.intervention import Intervention
 from experiments.steering.interventions.operators import ProjectOut, random_subspace
 from experiments.steering.interventions.positions import parse_positions
-from experiments.steering.runs.config import RunSettings, SweepConfig
+from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.inputs import ModelTarget
 from experiments.steering.runs.metrics import measure
 from experiments.steering.runs.metrics.perplexity import generation_perplexities
@@ -78,15 +78,21 @@ def interventions_for(
             hooks=hooks,
             positions=positions,
         )
+    mean = None
+    if condition.operation == "mean_ablate":
+        if not isinstance(config, AblationConfig):
+            raise TypeError("mean-ablation conditions come only from an AblationConfig")
+        mean = directions[config.mean_direction]
     if condition.random_k:
         seed = int(condition.random_seed or 0)
         basis = random_subspace(target.d_model, condition.random_k, seed)
-        ablated: Sequence[Direction] | ProjectOut = ProjectOut(basis, [condition.group])
+        vector = None if mean is None else mean.vector
+        ablated: Sequence[Direction] | ProjectOut = ProjectOut(basis, [condition.group], vector)
         hooks = hooks or [next(iter(target.direction_hooks.values()))]
     else:
         ablated = chosen
         hooks = hooks or [target.direction_hooks[chosen[0].name]]
-    return ablate_interventions(ablated, hooks, positions=positions)
+    return ablate_interventions(ablated, hooks, positions=positions, mean=mean)
 
 
 def run_conditions(
@@ -140,7 +146,17 @@ def run_conditions(
         for k, rows in by_condition.items():
             condition = conditions[k]
             run.append(
-                [_record(condition, requests[r][1], out, ppl, config) for r, out, ppl in rows],
+                [
+                    _record(
+                        condition,
+                        requests[r][1],
+                        out,
+                        ppl,
+                        config,
+                        prompt_end(tokenizer, out.prompt_ids),
+                    )
+                    for r, out, ppl in rows
+                ],
                 {
                     "condition": condition.id,
                     "prompt_ids": [requests[r][1].id for r, _, _ in rows],
@@ -226,7 +242,14 @@ def run_conditions_vllm(
             ]
             run.append(
                 [
-                    _record(condition, problem, out, ppl, config)
+                    _record(
+                        condition,
+                        problem,
+                        out,
+                        ppl,
+                        config,
+                        prompt_end(engine.tokenizer, out.prompt_ids),
+                    )
                     for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
                 ],
                 {
@@ -279,8 +302,18 @@ def _perplexities(
     )
 
 
+def prompt_end(tokenizer: Any, prompt_ids: Sequence[int], n_tokens: int = 32) -> str:
+    """The text of a prompt's last tokens: the context a generation's first sentence continues."""
+    return str(tokenizer.decode(list(prompt_ids[-n_tokens:]), skip_special_tokens=True))
+
+
 def _record(
-    condition: Condition, problem: Problem, out: Any, perplexity: float | None, config: RunSettings
+    condition: Condition,
+    problem: Problem,
+    out: Any,
+    perplexity: float | None,
+    config: RunSettings,
+    context: str,
 ) -> dict[str, Any]:
     metrics = measure(
         out.text,
@@ -288,6 +321,7 @@ def _record(
         answer=problem.answer,
         perplexity=perplexity,
         max_repetition=config.max_repetition,
+        context=context,
     )
     return {
         "condition": condition.id,

@@ -19,6 +19,7 @@ from experiments.steering.interventions.units import AlphaUnit
 ChatTemplate = Literal["auto", "on", "off"]
 Engine = Literal["hf", "vllm"]
 GroupScale = Literal["each", "split"]
+AblationMode = Literal["zero", "mean"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,7 +40,12 @@ class RunSettings:
     split: str = "evaluation"
     """Prompt split to run on: held-out prompts, never used to derive a direction."""
     n_prompts: int | None = None
-    """Use only the first N held-out prompts (None: all)."""
+    """Use N of the held-out prompts, chosen by ``prompt_selection`` (None: all)."""
+    prompt_selection: Literal["stratified", "first"] = "stratified"
+    """How the N prompts are chosen: stratified (the same share of every category, seeded by
+    ``prompt_seed``) or first (in file order). The plan records the categories covered."""
+    prompt_seed: int = 0
+    """Seed of the stratified prompt selection."""
     chat_template: ChatTemplate = "auto"
     """Wrap prompts with each model's chat template: auto (when the tokenizer has one), on, off."""
     plain_template: str = "Question: {prompt}\nAnswer:"
@@ -73,7 +79,13 @@ class RunSettings:
     perplexity: bool = True
     """Score every generation's perplexity under the unsteered model (coherence check)."""
     max_repetition: float = 0.5
-    """A generation whose share of repeated token 4-grams exceeds this is flagged degenerate."""
+    """A generation whose share of repeated token 4-grams exceeds this is flagged degenerate, unless
+    degenerate_quantile calibrates the threshold on the unsteered run."""
+    degenerate_quantile: float | None = 0.95
+    """Calibrate the degenerate filter on the unsteered run: a generation is degenerate when its
+    repetition exceeds this quantile of the unsteered generations' of the same model (so 5 % of
+    unsteered text is flagged at 0.95, whatever the model's normal repetitiveness); None: use
+    max_repetition as it is."""
     n_bootstrap: int = 2000
     """Bootstrap resamples (over prompts) for confidence intervals and paired tests."""
     confidence: float = 0.95
@@ -107,6 +119,10 @@ class RunSettings:
         _need(self.engine in get_args(Engine), f"engine={self.engine!r}: use hf or vllm")
         _need(0 < self.confidence < 1, f"confidence={self.confidence} must be in (0, 1)")
         _need(self.n_bootstrap >= 100, f"n_bootstrap={self.n_bootstrap}: use at least 100")
+        _need(
+            self.degenerate_quantile is None or 0 < self.degenerate_quantile < 1,
+            f"degenerate_quantile={self.degenerate_quantile} must be in (0, 1) or none",
+        )
         from experiments.steering.interventions.positions import parse_positions
 
         parse_positions(self.positions)
@@ -123,6 +139,17 @@ class RunSettings:
 
         result = compare_prompts(a, b, n_resamples=self.n_bootstrap, confidence=self.confidence)
         return None if result is None else dataclasses.asdict(result)
+
+    def versus_group(
+        self, a: dict[str, float], group: list[dict[str, float]], reference: dict[str, float]
+    ) -> dict[str, Any] | None:
+        """``a`` against the mean of ``group`` (e.g. the random directions) at this run's
+        bootstrap settings: see :func:`activation_store.core.stats.versus_group`."""
+        from activation_store.core.stats import versus_group
+
+        return versus_group(
+            a, group, reference, n_resamples=self.n_bootstrap, confidence=self.confidence
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,10 +198,27 @@ class AblationConfig(RunSettings):
     """Random k-dimensional subspaces ablated for each k (the null distribution)."""
     random_seed: int = 0
     """Seed of the first random subspace (the others follow)."""
+    modes: tuple[AblationMode, ...] = ("zero",)
+    """zero: remove the span's component; mean: replace it by the mean activation's (a control:
+    zero-ablating a span that holds much of the mean activation moves every token); each mode
+    runs every subset and random subspace."""
+    mean_direction: str = ""
+    """The mean-activation direction (kind mean_activation, e.g. reasoner_L10_mean) in
+    directions_dir that mean-ablation keeps; needed when modes has mean."""
 
     def _check(self) -> None:
         super()._check()
         _need(bool(self.ks) and min(self.ks) >= 1, f"ks={self.ks}: give sizes ≥ 1, e.g. 1,2,3")
+        _need(bool(self.modes), "modes is empty; give zero, mean or both")
+        _need(
+            set(self.modes) <= set(get_args(AblationMode)),
+            f"modes={self.modes}: choose from zero, mean",
+        )
+        _need(
+            "mean" not in self.modes or bool(self.mean_direction),
+            "modes has mean: name the mean-activation direction in mean_direction, e.g. "
+            "reasoner_L10_mean",
+        )
         _need(self.n_random >= 0, f"n_random={self.n_random} must be ≥ 0")
 
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from activation_store.core.errors import InputError
 from activation_store.direction import Direction, check_same_space, load_directions
@@ -15,10 +15,17 @@ from experiments.steering.runs.config import RunSettings
 
 if TYPE_CHECKING:
     from experiments.prompts import Problem
+    from experiments.prompts.selection import Selected
 
 
 def held_out_problems(config: RunSettings) -> list[Problem]:
-    """The prompts of ``config.split`` (held out from direction derivation), first ``n_prompts``."""
+    """``n_prompts`` of ``config.split`` (held out from direction derivation), chosen by
+    ``config.prompt_selection``."""
+    return held_out_selection(config).problems
+
+
+def held_out_selection(config: RunSettings) -> Selected:
+    """The held-out prompts with the categories they cover (see :func:`held_out_problems`)."""
     from experiments.prompts import SPLITS, load_prompts
 
     if config.split not in SPLITS:
@@ -33,7 +40,11 @@ def held_out_problems(config: RunSettings) -> list[Problem]:
             f'mark held-out prompts with "split": "{config.split}" (steer only on prompts no '
             "direction was derived from)"
         ) from err
-    return problems[: config.n_prompts] if config.n_prompts else problems
+    from experiments.prompts.selection import select_prompts
+
+    return select_prompts(
+        problems, config.n_prompts, how=config.prompt_selection, seed=config.prompt_seed
+    )
 
 
 def encode_prompts(
@@ -54,7 +65,17 @@ def encode_prompts(
     }
 
 
-def select_directions(config: RunSettings) -> list[Direction]:
+class DirectionSource(Protocol):
+    """A config naming saved directions (every run config does)."""
+
+    @property
+    def directions_dir(self) -> str: ...
+
+    @property
+    def directions(self) -> tuple[str, ...]: ...
+
+
+def select_directions(config: DirectionSource) -> list[Direction]:
     """The named directions (or all) from ``config.directions_dir``, in one residual space."""
     directory = Path(config.directions_dir)
     if not directory.is_dir():

@@ -1,8 +1,8 @@
 """Joint mediation: how much backtracking drops when 1..k directions are projected out.
 
 For each k: the drop from ablating the first k directions together, the drops from ablating random
-k-dimensional subspaces (the null: any k dimensions removed), and a paired test of the directions
-against the mean random subspace. A drop well beyond random that grows with k supports several
+k-dimensional subspaces (the null: any k dimensions removed), and the directions against the random
+subspaces (a hierarchical bootstrap over prompts and subspaces, and their percentile among them). A drop well beyond random that grows with k supports several
 directions jointly mediating backtracking.
 """
 
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from activation_store.core.stats import PromptValues, mean_difference, mean_over
+from activation_store.core.stats import PromptValues, mean_difference
 
 if TYPE_CHECKING:
     from experiments.steering.runs.config import RunSettings
@@ -36,16 +36,25 @@ def dose_response(
         reference = next((c["cell"] for c in mine if c["operation"] == "none"), None)
         if reference is None:
             continue
-        ks = sorted({c["k"] for c in mine if c["operation"] == "ablate"})
-        for k in ks:
-            top = [
-                c for c in mine if c["operation"] == "ablate" and c["k"] == k and not c["random_k"]
-            ]
-            randoms = [c["cell"] for c in mine if c["random_k"] == k]
+        operations = [
+            op for op in ("ablate", "mean_ablate") if any(c["operation"] == op for c in mine)
+        ]
+        for op, k in [
+            (op, k)
+            for op in operations
+            for k in sorted({c["k"] for c in mine if c["operation"] == op})
+        ]:
+            top = [c for c in mine if c["operation"] == op and c["k"] == k and not c["random_k"]]
+            randoms = [c["cell"] for c in mine if c["operation"] == op and c["random_k"] == k]
             for metric in DOSE_METRICS:
                 v = values.get(metric, {})
                 base = v.get(reference, {})
-                row: dict[str, Any] = {"model": model, "k": k, "metric": metric}
+                row: dict[str, Any] = {
+                    "model": model,
+                    "mode": "mean" if op == "mean_ablate" else "zero",
+                    "k": k,
+                    "metric": metric,
+                }
                 row["directions"] = [
                     {
                         "cell": c["cell"],
@@ -61,15 +70,15 @@ def dose_response(
                     "min_effect": float(np.min(random_effects)) if random_effects else None,
                     "max_effect": float(np.max(random_effects)) if random_effects else None,
                 }
-                pooled = mean_over([v.get(r, {}) for r in randoms if v.get(r)])
+                group = [v.get(r, {}) for r in randoms if v.get(r)]
                 row["vs_random"] = [
                     {
                         "cell": c["cell"],
                         "group": c["group"],
-                        "effect": config.paired(v.get(c["cell"], {}), pooled),
+                        "effect": config.versus_group(v.get(c["cell"], {}), group, base),
                     }
                     for c in top
-                    if pooled
+                    if group
                 ]
                 rows.append(row)
     return rows

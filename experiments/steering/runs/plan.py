@@ -15,7 +15,11 @@ from typing import Any, Literal
 from activation_store.core.errors import InputError
 from experiments.steering.runs.config import AblationConfig, SweepConfig
 
-Operation = Literal["none", "add", "ablate"]
+Operation = Literal["none", "add", "ablate", "mean_ablate"]
+"""none (unsteered), add (steer), ablate (zero-ablation) or mean_ablate (mean-ablation)."""
+
+ABLATIONS: dict[str, Operation] = {"zero": "ablate", "mean": "mean_ablate"}
+"""The operation of each ablation mode."""
 
 
 def cell_id(model: str, operation: Operation, group: str, alpha: float = 0.0) -> str:
@@ -31,7 +35,7 @@ class Condition:
     model: str
     """Model label (see ``RunSettings.labels``)."""
     operation: Operation
-    """none (unsteered), add (steer) or ablate (project out)."""
+    """none (unsteered), add (steer), ablate (project out) or mean_ablate (replace by the mean)."""
     directions: tuple[str, ...] = ()
     """Directions added or ablated together (empty for unsteered and random subspaces)."""
     alpha: float = 0.0
@@ -121,20 +125,22 @@ def ablation_plan(config: AblationConfig, names: Sequence[str]) -> list[Conditio
     for model in config.labels:
         for seed in config.seeds:
             out.append(Condition(model=model, operation="none", seed=seed))
-            out.extend(
-                Condition(model=model, operation="ablate", directions=s, seed=seed) for s in subsets
-            )
-            out.extend(
-                Condition(
-                    model=model,
-                    operation="ablate",
-                    random_k=k,
-                    random_seed=config.random_seed + j,
-                    seed=seed,
+            for mode in config.modes:
+                op = ABLATIONS[mode]
+                out.extend(
+                    Condition(model=model, operation=op, directions=s, seed=seed) for s in subsets
                 )
-                for k in sorted(set(config.ks))
-                for j in range(config.n_random)
-            )
+                out.extend(
+                    Condition(
+                        model=model,
+                        operation=op,
+                        random_k=k,
+                        random_seed=config.random_seed + j,
+                        seed=seed,
+                    )
+                    for k in sorted(set(config.ks))
+                    for j in range(config.n_random)
+                )
     return out
 
 

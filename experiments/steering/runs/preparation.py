@@ -13,7 +13,12 @@ from experiments.steering.interventions.from_directions import ablation_operator
 from experiments.steering.interventions.positions import describe_positions, parse_positions
 from experiments.steering.runs.config import AblationConfig, RunSettings, SweepConfig
 from experiments.steering.runs.environment import environment
-from experiments.steering.runs.inputs import check_fit, checkpoint_shape, select_directions
+from experiments.steering.runs.inputs import (
+    check_fit,
+    checkpoint_shape,
+    held_out_selection,
+    select_directions,
+)
 from experiments.steering.runs.metrics import METRIC_MEANINGS, labeller_info
 from experiments.steering.runs.plan import Condition, ablation_plan, sweep_plan
 from experiments.steering.runs.rundir import RunDir
@@ -50,6 +55,7 @@ def prepare(config: RunSettings, load: LoadModel) -> Setup:
     elif isinstance(config, AblationConfig):
         _check_ablation(config, directions)
         plan = ablation_plan(config, [d.name for d in directions])
+        directions = directions + _mean_direction(config, directions)
     else:
         raise TypeError(f"unknown config type {type(config).__name__}")
     return Setup(directions, plan)
@@ -89,6 +95,26 @@ def _baselines(
     return added
 
 
+def _mean_direction(config: AblationConfig, directions: Sequence[Direction]) -> list[Direction]:
+    """The mean activation that mean-ablation keeps (none without the mean mode), checked."""
+    if "mean" not in config.modes:
+        return []
+    from activation_store.direction import load_direction
+
+    if config.mean_direction in {d.name for d in directions}:
+        raise InputError(
+            f"mean_direction {config.mean_direction!r} is also in the ablation set; ablate "
+            "candidate directions and name the mean activation only in mean_direction"
+        )
+    mean = load_direction(config.mean_direction, directory=config.directions_dir)
+    if mean.kind != "mean_activation" or mean.hook != directions[0].hook:
+        raise InputError(
+            f"mean_direction {mean.name!r} is a {mean.kind} at {mean.hook}; name the "
+            f"mean_activation direction at {directions[0].hook} (e.g. ..._mean)"
+        )
+    return [mean]
+
+
 def _check_ablation(config: AblationConfig, directions: Sequence[Direction]) -> None:
     hooks = {d.hook for d in directions}
     if not config.hooks and len(hooks) > 1:
@@ -103,7 +129,13 @@ def _plan_json(
     config: RunSettings, directions: Sequence[Direction], plan: Sequence[Condition]
 ) -> dict[str, Any]:
     positions = parse_positions(config.positions)
+    selected = held_out_selection(config)
     return {
+        "prompts": {
+            "selection": selected.how,
+            "categories": selected.categories,
+            "ids": [p.id for p in selected.problems],
+        },
         "conditions": [c.to_json() for c in plan],
         "directions": {
             d.name: {"kind": d.kind, "model": d.model, "hook": d.hook, "norm": d.norm}

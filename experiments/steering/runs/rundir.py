@@ -25,11 +25,13 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from activation_store.core.configs import config_to_dict
 from activation_store.core.errors import InputError
-from experiments.steering.runs.config import RunSettings
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +52,9 @@ class RunDir:
         self._added: dict[str, Any] = {}
 
     @classmethod
-    def open(cls, path: str | Path, kind: str, config: RunSettings, *, resume: bool) -> RunDir:
+    def open(
+        cls, path: str | Path, kind: str, config: DataclassInstance, *, resume: bool
+    ) -> RunDir:
         """Check that ``path`` can take this run (new, or ``resume`` of the same config); no writes."""
         run = cls(Path(path))
         run._wanted = {"kind": kind, "config": config_to_dict(config)}
@@ -119,7 +123,7 @@ class RunDir:
 
     def generations(self) -> Iterator[dict[str, Any]]:
         """Every complete generation record so far."""
-        yield from _read_lines(self.path / GENERATIONS)
+        yield from read_lines(self.path / GENERATIONS)
 
     def completed(self) -> set[tuple[str, str]]:
         """``(condition id, prompt id)`` pairs already generated."""
@@ -127,11 +131,11 @@ class RunDir:
 
     def append(self, records: Iterable[dict[str, Any]], intervention: dict[str, Any]) -> None:
         """Append one batch: its generations, then what its interventions changed."""
-        _append_lines(self.path / GENERATIONS, records)
-        _append_lines(self.path / INTERVENTIONS, [intervention])
+        append_lines(self.path / GENERATIONS, records)
+        append_lines(self.path / INTERVENTIONS, [intervention])
 
     def intervention_records(self) -> Iterator[dict[str, Any]]:
-        yield from _read_lines(self.path / INTERVENTIONS)
+        yield from read_lines(self.path / INTERVENTIONS)
 
 
 def _json_default(value: Any) -> Any:
@@ -140,7 +144,7 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
+def append_lines(path: Path, objs: Iterable[dict[str, Any]]) -> None:
     _drop_torn_tail(path)
     text = "".join(json.dumps(o, default=_json_default) + "\n" for o in objs)
     with path.open("a", encoding="utf-8") as fh:
@@ -164,7 +168,7 @@ def _drop_torn_tail(path: Path) -> None:
         logger.warning("dropped a torn last line of %s (%d bytes)", path, len(data) - keep)
 
 
-def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+def read_lines(path: Path) -> Iterator[dict[str, Any]]:
     if not path.is_file():
         return
     with path.open(encoding="utf-8") as fh:

@@ -1,8 +1,9 @@
 """Summaries of a run: per-cell means with CIs over prompts, and paired tests against baselines.
 
 A *cell* is a condition without its seed; a prompt's value in a cell is the mean over seeds.
-Sweeps compare every steered cell with the unsteered one and with the mean of the random
-directions at the same model and α; ablation runs compare every ablated cell with the unablated one
+Sweeps compare every steered cell with the unsteered one and with the random directions at the
+same model and α (a hierarchical bootstrap over prompts and random directions, so their spread is
+in the CI, and the cell's percentile among the random directions' effects); ablation runs compare every ablated cell with the unablated one
 and tabulate the dose-response (see :mod:`experiments.steering.runs.mediation`).
 """
 
@@ -20,12 +21,12 @@ from activation_store.core.configs import config_to_dict
 from activation_store.core.stats import (
     PromptValues,
     bootstrap_mean,
-    mean_over,
     wilson_interval,
 )
 from experiments.steering.runs.config import RunSettings
 from experiments.steering.runs.mediation import dose_response
 from experiments.steering.runs.metrics import METRIC_MEANINGS
+from experiments.steering.runs.metrics.record import recalibrated
 from experiments.steering.runs.plan import Condition
 from experiments.steering.runs.rundir import RunDir
 
@@ -66,13 +67,54 @@ def estimate(values: Sequence[float], metric: str, config: RunSettings) -> dict[
     return asdict(est)
 
 
+def degenerate_thresholds(
+    generations: Sequence[dict[str, Any]], unsteered_ids: set[str], config: RunSettings
+) -> dict[str, float]:
+    """Model → the repetition above which its generations are degenerate: the
+    ``degenerate_quantile`` of its unsteered generations' repetition (``max_repetition`` without a
+    quantile, or before any unsteered generation exists)."""
+    unsteered: dict[str, list[float]] = defaultdict(list)
+    for g in generations:
+        if g["condition"] in unsteered_ids:
+            unsteered[g["model"]].append(float(g["metrics"]["repetition_rate"]))
+    out = {}
+    for model in dict.fromkeys(g["model"] for g in generations):
+        rates = unsteered.get(model)
+        if config.degenerate_quantile is None or not rates:
+            out[model] = config.max_repetition
+        else:
+            out[model] = float(np.quantile(rates, config.degenerate_quantile))
+    return out
+
+
+def calibrated(run: RunDir, config: RunSettings) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """The run's generations with the degenerate filter calibrated (see
+    :func:`degenerate_thresholds`), and the thresholds."""
+    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
+    unsteered = {c.id for c in conditions if c.operation == "none"}
+    generations = list(run.generations())
+    thresholds = degenerate_thresholds(generations, unsteered, config)
+    out = [
+        {**g, "metrics": recalibrated(g["metrics"], thresholds[g["model"]])} for g in generations
+    ]
+    return out, thresholds
+
+
+def run_values(run: RunDir, config: RunSettings) -> dict[str, CellValues]:
+    """metric → cell → prompt → value (mean over seeds) of a run, degenerate filter calibrated."""
+    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
+    generations, _ = calibrated(run, config)
+    return per_prompt(generations, {c.id: c.cell for c in conditions})
+
+
 def summarize(run: RunDir, config: RunSettings, n_prompts: int) -> dict[str, Any]:
     """Everything the report shows, as JSON-ready numbers (written to ``summary.json``)."""
     plan = run.read_json("plan.json")
     conditions = [Condition.from_json(c) for c in plan["conditions"]]
     cells_of = {c.id: c.cell for c in conditions}
     first = {c.cell: c for c in reversed(conditions)}
-    values = per_prompt(run.generations(), cells_of)
+    generations, thresholds = calibrated(run, config)
+    values = per_prompt(generations, cells_of)
     kinds = {name: d["kind"] for name, d in plan["directions"].items()}
     changed = _positions_changed(run.intervention_records(), cells_of)
     cells = []
@@ -109,6 +151,7 @@ def summarize(run: RunDir, config: RunSettings, n_prompts: int) -> dict[str, Any
         "labeller": plan.get("labeller"),
         "directions": plan["directions"],
         "n_prompts": n_prompts,
+        "degenerate_thresholds": thresholds,
         "cells": cells,
         "comparisons": comparisons,
     }
@@ -144,8 +187,8 @@ def _comparisons(
                 against = "unsteered" if c["operation"] == "add" else "unablated"
                 out.append({"cell": c["cell"], "against": against, "metric": metric, **result})
             if c["operation"] == "add" and randoms and c["kinds"] != ["random"]:
-                pooled = mean_over([cell_values.get(r, {}) for r in randoms])
-                result = config.paired(mine, pooled)
+                group = [cell_values.get(r, {}) for r in randoms]
+                result = config.versus_group(mine, group, base)
                 if result is not None:
                     out.append(
                         {

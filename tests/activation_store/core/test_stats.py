@@ -11,10 +11,12 @@ from activation_store.core.stats import (
     bootstrap_mean,
     bootstrap_ratio,
     compare_prompts,
+    compare_with_group,
     difference,
     mean_difference,
     mean_over,
     paired_comparison,
+    percentile_among,
     percentile_interval,
     wilson_interval,
 )
@@ -83,3 +85,31 @@ def test_prompt_values_pair_on_shared_prompts_in_id_order() -> None:
     assert result is not None and result.diff == pytest.approx(1.5) and result.n == 2
     assert result == paired_comparison([1.0, 3.0], [0.0, 1.0], n_resamples=200)
     assert compare_prompts(a, {"q": 1.0}) is None
+
+
+def test_the_hierarchical_bootstrap_widens_the_ci_when_baselines_disagree() -> None:
+    rng = np.random.default_rng(0)
+    prompts = [f"p{i}" for i in range(40)]
+    base = rng.normal(0, 0.3, size=40)
+    a = {p: 1.0 + b for p, b in zip(prompts, base, strict=True)}
+    agreeing = [{p: 0.5 + b for p, b in zip(prompts, base, strict=True)} for _ in range(6)]
+    spread = [
+        {p: 0.5 + shift + b for p, b in zip(prompts, base, strict=True)}
+        for shift in (-0.6, -0.3, 0.0, 0.0, 0.3, 0.6)
+    ]  # same mean (0.5), but the baselines disagree
+    tight = compare_with_group(a, agreeing, n_resamples=2000)
+    wide = compare_with_group(a, spread, n_resamples=2000)
+    pooled = compare_prompts(a, mean_over(spread), n_resamples=2000)
+    assert tight is not None and wide is not None and pooled is not None
+    assert tight.diff == pytest.approx(0.5) and wide.diff == pytest.approx(0.5)
+    assert (wide.hi - wide.lo) > 3 * (pooled.hi - pooled.lo)  # the pooled mean hides the spread
+    assert (tight.hi - tight.lo) == pytest.approx(pooled.hi - pooled.lo, rel=0.5)
+    assert wide.lo < tight.lo and wide.hi > tight.hi
+    assert compare_with_group(a, []) is None
+
+
+def test_percentile_among_the_null() -> None:
+    assert percentile_among(1.0, [0.0, 0.5, 2.0, 3.0]) == 0.5
+    assert percentile_among(5.0, [0.0, 1.0]) == 1.0
+    assert percentile_among(1.0, [1.0, 1.0]) == 0.5
+    assert np.isnan(percentile_among(1.0, []))

@@ -16,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Behaviour = tuple[Any, ...]
-"""("ok",) | ("status", code, retry_after | None) | ("sleep", seconds) | ("content", text) | ("raw", bytes)"""
+"""("ok",) | ("status", code, retry_after | None) | ("sleep", seconds) | ("content", text) |
+("raw", bytes) | ("redirect", code, location)"""
 
 _LINE = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 
@@ -31,11 +32,30 @@ def judge_labels(user_message: str) -> dict[str, str]:
     return out
 
 
+def _request_text(body: dict[str, Any]) -> str:
+    """The user message that lists the sentences (a repair turn may follow it)."""
+    return next(
+        m["content"] for m in body["messages"] if "Sentences to label:" in m.get("content", "")
+    )
+
+
 class JudgeServer:
-    def __init__(self, script: Callable[[int], Behaviour] = lambda n: ("ok",)) -> None:
+    def __init__(
+        self,
+        script: Callable[[int], Behaviour] = lambda n: ("ok",),
+        *,
+        refuse_formats: tuple[str, ...] = (),
+        refuse_status: int = 400,
+    ) -> None:
         self.script = script
+        self.refuse_formats = refuse_formats
+        """``response_format`` types answered with ``refuse_status``, as by a server that lacks
+        them (llama-cpp-python's server answers 500 naming the field)."""
+        self.refuse_status = refuse_status
         self.bodies: list[dict[str, Any]] = []
         self.auth: list[str | None] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        """(method, path, headers) of every request received, whatever its method."""
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
@@ -45,7 +65,17 @@ class JudgeServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _record(self) -> None:
+                with server._lock:
+                    server.requests.append((self.command, self.path, dict(self.headers.items())))
+
+            def do_GET(self) -> None:
+                self._record()
+                self.finished_counting = True  # never counted as active
+                server._send(self, 405, b'{"error": "POST only"}')
+
             def do_POST(self) -> None:
+                self._record()
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with server._lock:
                     n = len(server.bodies)
@@ -66,8 +96,12 @@ class JudgeServer:
         )
 
     def _answer(self, handler: BaseHTTPRequestHandler, n: int, body: dict[str, Any]) -> None:
-        if handler.path != "/v1/chat/completions":
+        if not (handler.path.startswith("/v1/") and handler.path.endswith("/chat/completions")):
             return self._send(handler, 404, b'{"error": "not found"}')
+        asked = (body.get("response_format") or {}).get("type")
+        if asked in self.refuse_formats:
+            message = b'{"error": "body.response_format.type: Input should be text or json_object"}'
+            return self._send(handler, self.refuse_status, message)
         behaviour = self.script(n)
         kind = behaviour[0]
         if kind == "status":
@@ -75,12 +109,14 @@ class JudgeServer:
             return self._send(handler, behaviour[1], b'{"error": "scripted"}', headers)
         if kind == "raw":
             return self._send(handler, 200, behaviour[1])
+        if kind == "redirect":
+            return self._send(handler, behaviour[1], b"", {"Location": behaviour[2]})
         if kind == "sleep":
             time.sleep(behaviour[1])
         content = (
             behaviour[1]
             if kind == "content"
-            else json.dumps({"labels": judge_labels(body["messages"][-1]["content"])})
+            else json.dumps({"labels": judge_labels(_request_text(body))})
         )
         reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
         self._send(handler, 200, json.dumps(reply).encode())

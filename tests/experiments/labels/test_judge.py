@@ -104,18 +104,66 @@ def test_an_unreachable_endpoint_is_one_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "match"),
+    ("code", "match", "n_requests"),
     [
-        (401, "refused the API key .* JUDGE_KEY"),
-        (403, "refused the API key"),
-        (400, "rejected the request"),
+        (401, "refused the API key .* JUDGE_KEY", 1),
+        (403, "refused the API key", 1),
+        (400, "rejected the request", 4),  # each response_format form, then none
     ],
 )
-def test_client_errors_are_not_retried(tmp_path: Path, code: int, match: str) -> None:
+def test_client_errors_are_not_retried(
+    tmp_path: Path, code: int, match: str, n_requests: int
+) -> None:
     with JudgeServer(lambda n: ("status", code, None)) as server:
         with pytest.raises(JudgeError, match=match):
             judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1])
-        assert len(server.bodies) == 1
+        assert len(server.bodies) == n_requests
+        assert [_format(b) for b in server.bodies] == FORMS[:n_requests]
+
+
+FORMS = ["json_schema", "json_object+schema", "json_object", None]
+
+
+def _format(body: dict) -> str | None:
+    form = body.get("response_format") or {}
+    return (form.get("type") or "") + ("+schema" if "schema" in form else "") or None
+
+
+@pytest.mark.parametrize(
+    ("refused", "formats"),
+    [
+        ((), ["json_schema", "json_schema"]),
+        (("json_schema",), ["json_schema", "json_object+schema", "json_object+schema"]),
+        (("json_schema", "json_object"), ["json_schema", *FORMS[1:], None]),
+    ],
+)
+@pytest.mark.parametrize("status", [400, 422, 500])
+def test_structured_output_is_asked_for_and_the_mode_that_works_is_kept(
+    tmp_path: Path, refused: tuple[str, ...], formats: list[str | None], status: int
+) -> None:
+    with JudgeServer(refuse_formats=refused, refuse_status=status) as server:
+        labeller = judge(server, tmp_path, concurrency=1)
+        assert labeller.label_many(ITEMS[:1]) == EXPECTED[:1]
+        assert [_format(b) for b in server.bodies] == formats  # two requests, after the fallbacks
+        mode = {"json_object+schema": "json_object_schema", None: "none"}.get(formats[-1])
+        assert labeller.stats["response_format"] == (mode or formats[-1])
+        schema = server.bodies[0]["response_format"]["json_schema"]["schema"]
+        labels = schema["properties"]["labels"]
+        assert labels["required"] == ["1", "2"]
+        assert "backtracking" in labels["properties"]["1"]["enum"]
+
+
+def test_a_malformed_reply_is_retried_with_a_repair_turn(tmp_path: Path) -> None:
+    bad = '{"labels": {"1": "deduction"}}'
+    with JudgeServer(lambda n: ("content", bad) if n == 0 else ("ok",)) as server:
+        assert judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1]) == EXPECTED[:1]
+        first, retry = server.bodies[0]["messages"], server.bodies[1]["messages"]
+        assert retry[: len(first)] == first  # the same request, then the repair turn
+        assert retry[len(first)] == {"role": "assistant", "content": bad}
+        repair = retry[len(first) + 1]
+        assert repair["role"] == "user"
+        assert "expected 1…2" in repair["content"] and "sentences 1 to 2" in repair["content"]
+        assert len(server.bodies[2]["messages"]) == len(first)  # the next request starts afresh
 
 
 def test_a_wrong_base_url_says_so(tmp_path: Path) -> None:
@@ -186,3 +234,30 @@ def test_parse_accepts_only_the_requested_format(content: str, expected: list[st
 def test_parse_rejects_everything_else(content: str, match: str) -> None:
     with pytest.raises(MalformedReply, match=match):
         parse_reply(content, 3, 2)
+
+
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_cross_origin_redirect_is_refused_and_gets_no_credentials(
+    tmp_path: Path, code: int
+) -> None:
+    with JudgeServer() as other:
+        target = other.url + "/chat/completions"
+        with JudgeServer(lambda n: ("redirect", code, target)) as server:
+            with pytest.raises(JudgeError, match=rf"redirected .* to {target}, another origin"):
+                judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1])
+            assert len(server.bodies) == 1  # not retried either
+        assert other.requests == []  # nothing at all reached the other origin
+
+
+def test_a_same_origin_redirect_is_followed_with_the_request(tmp_path: Path) -> None:
+    def script(n: int) -> tuple[object, ...]:
+        return ("redirect", 307, "/v1/moved/chat/completions") if n == 0 else ("ok",)
+
+    with JudgeServer(script) as server:
+        got = judge(server, tmp_path, concurrency=1).label_many(ITEMS[:1])
+        assert got == EXPECTED[:1]
+        assert [r[:2] for r in server.requests[:2]] == [
+            ("POST", "/v1/chat/completions"),
+            ("POST", "/v1/moved/chat/completions"),
+        ]
+        assert set(server.auth) == {"Bearer sk-test"}

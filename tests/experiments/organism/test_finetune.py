@@ -140,6 +140,29 @@ def test_corrupt_checkpoint_is_one_line(examples: list[ft.Example], tmp_path: Pa
         ft.finetune(examples, CONFIG, run, traces_digest="d", progress=False)
 
 
+class _RunsCode:
+    """Unpickling this would run ``touch(marker)``: what a hostile checkpoint could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(
+    examples: list[ft.Example], tmp_path: Path
+) -> None:
+    run, marker = tmp_path / "run", tmp_path / "pwned"
+    (run / "checkpoint").mkdir(parents=True)
+    torch.save({"step": 2, "tokens": 9, "x": _RunsCode(marker)}, run / "checkpoint" / ft.STATE_FILE)
+    (run / "checkpoint" / "adapter_model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(InputError, match=r"refused to unpickle .* remove it to restart") as err:
+        ft.finetune(examples, CONFIG, run, traces_digest="d", progress=False)
+    assert "\n" not in str(err.value)
+    assert not marker.exists()
+
+
 @pytest.mark.parametrize(
     ("field", "value"), [("lora_r", 0), ("learning_rate", 0.0), ("lora_dropout", 1.0)]
 )

@@ -29,7 +29,8 @@ class Recorder:
         return 0
 
 
-CONFIG = StudyConfig(seeds=(0, 1), sae=None)
+CONFIG = StudyConfig(seeds=(0, 1), sae=None, decision_points=False)
+"""Without the decision-point steps, so the first step n_steer_prompts touches is the sweep."""
 
 
 def test_runs_every_step_in_order_then_skips_them(tmp_path: Path) -> None:
@@ -68,7 +69,7 @@ def test_interrupt_is_reported(tmp_path: Path) -> None:
 
 def test_a_change_to_a_finished_step_is_refused_naming_the_field(tmp_path: Path) -> None:
     run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
-    changed = StudyConfig(seeds=(0, 1), sae=None, n_steer_prompts=7)
+    changed = StudyConfig(seeds=(0, 1), sae=None, decision_points=False, n_steer_prompts=7)
     with pytest.raises(
         InputError, match="finished step seed0/sweep with n_steer_prompts=40, now 7"
     ):
@@ -79,7 +80,7 @@ def test_a_change_to_steps_not_yet_run_is_taken(tmp_path: Path) -> None:
     sweep_dir = str(tmp_path.resolve() / "seed0" / "sweep-s0")
     with pytest.raises(InputError):
         run_study(CONFIG, tmp_path, runner=Recorder(fail_at=sweep_dir), stream=io.StringIO())
-    changed = StudyConfig(seeds=(0, 1), sae=None, n_steer_prompts=7)
+    changed = StudyConfig(seeds=(0, 1), sae=None, decision_points=False, n_steer_prompts=7)
     rec = Recorder()
     run_study(changed, tmp_path, runner=rec, stream=io.StringIO())
     assert rec.calls[0][:2] == ["steer", "sweep"] and "7" in rec.calls[0]

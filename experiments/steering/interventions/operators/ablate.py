@@ -1,8 +1,12 @@
 """Directional ablation: project the residual stream onto the orthogonal complement of a subspace.
 
 ``resid ← resid − Q Qᵀ resid`` with ``Q`` an orthonormal basis of the span of 1..k directions, as in
-refusal-direction ablation (Arditi et al. 2024). The projection coefficients are computed in
-float32 even for bfloat16 activations.
+refusal-direction ablation (Arditi et al. 2024): *zero-ablation*. With a ``mean`` (the mean
+activation at the hook), the component in the span is replaced by the mean's instead —
+``resid ← resid − Q Qᵀ (resid − mean)``, *mean-ablation* — which removes what varies along the
+span without also removing the large constant part every token shares (zero-ablating a span that
+holds much of the mean activation moves every token off the model's usual manifold). The
+projection coefficients are computed in float32 even for bfloat16 activations.
 """
 
 from __future__ import annotations
@@ -60,7 +64,11 @@ class ProjectOut:
     """Orthonormal rows (see :func:`orthonormal_basis`)."""
     names: Sequence[str] = ()
     """What spans the subspace, for result files (e.g. direction names or ``random(k=3, seed=1)``)."""
+    mean: Float[Tensor, " d_model"] | None = None
+    """The mean activation at the hook: mean-ablation (its component in the span is kept);
+    None: zero-ablation."""
     _basis: DeviceCache = field(init=False, repr=False, compare=False)
+    _kept: DeviceCache | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         basis = self.basis.detach().to("cpu", torch.float32)
@@ -68,6 +76,15 @@ class ProjectOut:
         if not torch.allclose(gram, torch.eye(len(basis)), atol=1e-4):
             raise InputError("ProjectOut needs orthonormal rows; build them with orthonormal_basis")
         object.__setattr__(self, "_basis", DeviceCache(basis))
+        kept = None
+        if self.mean is not None:
+            mean = self.mean.detach().to("cpu", torch.float32).reshape(-1)
+            if mean.shape[0] != basis.shape[1]:
+                raise InputError(
+                    f"mean activation has width {mean.shape[0]} but the subspace {basis.shape[1]}"
+                )
+            kept = DeviceCache(((basis @ mean) @ basis)[None, None, :])  # Q Qᵀ mean
+        object.__setattr__(self, "_kept", kept)
 
     @property
     def d_model(self) -> int:
@@ -82,8 +99,12 @@ class ProjectOut:
     ) -> Float[Tensor, "batch pos d_model"]:
         q_KD = self._basis.on(resid_BTD, torch.float32)
         coef_BTK = resid_BTD.to(torch.float32) @ q_KD.T
-        ablated_BTD = resid_BTD - (coef_BTK @ q_KD).to(resid_BTD.dtype)
+        removed_BTD = coef_BTK @ q_KD
+        if self._kept is not None:
+            removed_BTD = removed_BTD - self._kept.on(resid_BTD, torch.float32)
+        ablated_BTD = resid_BTD - removed_BTD.to(resid_BTD.dtype)
         return torch.where(mask_BT[..., None], ablated_BTD, resid_BTD)
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "ablate", "k": self.k, "subspace": list(self.names)}
+        mode = "zero" if self.mean is None else "mean"
+        return {"kind": "ablate", "mode": mode, "k": self.k, "subspace": list(self.names)}

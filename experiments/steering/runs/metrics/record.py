@@ -7,13 +7,17 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from experiments.steering.runs.metrics.answers import answer_correct
-from experiments.steering.runs.metrics.backtracking import count_backtracking_sentences
+from experiments.steering.runs.metrics.backtracking import backtracking_counts
 from experiments.steering.runs.metrics.text import repetition_rate, word_counts
 
 METRIC_MEANINGS: dict[str, str] = {
     "backtracking_sentences": "sentences opening with a backtracking phrase (keyword labeller)",
-    "coherent_backtracking_sentences": "backtracking sentences, counted as 0 in degenerate "
-    "generations (so 'Wait Wait Wait' spam is not a success)",
+    "coherent_backtracking_sentences": "backtracking sentences that are neither ungrounded nor "
+    "back-to-back repeats, counted as 0 in degenerate generations (so 'Wait Wait Wait' spam is not "
+    "a success)",
+    "ungrounded_backtracking_sentences": "backtracking sentences that 'correct' a value to itself "
+    "('X, not X')",
+    "repeated_backtracking_sentences": "backtracking sentences identical to the sentence before",
     "any_backtracking": "generation has at least one backtracking sentence",
     "wait_hmm_fraction": "share of generated words that are 'wait' or 'hmm'",
     "wait_count": "occurrences of the word 'wait'",
@@ -21,7 +25,8 @@ METRIC_MEANINGS: dict[str, str] = {
     "n_words": "words in the generated text",
     "n_generated_tokens": "tokens generated",
     "repetition_rate": "share of generated token 4-grams that repeat an earlier one",
-    "degenerate": "repetition_rate above the run's max_repetition",
+    "degenerate": "repetition_rate above the run's threshold: the degenerate_quantile of the "
+    "unsteered generations of the same model (the summary's calibration), or max_repetition",
     "perplexity": "perplexity of the generated tokens under the unsteered model",
     "correct": "final answer equals the prompt's computed answer (prompts with answers only)",
 }
@@ -34,6 +39,8 @@ class GenerationMetrics:
 
     backtracking_sentences: int
     coherent_backtracking_sentences: int
+    ungrounded_backtracking_sentences: int
+    repeated_backtracking_sentences: int
     any_backtracking: bool
     wait_hmm_fraction: float
     wait_count: int
@@ -56,16 +63,20 @@ def measure(
     answer: int | str | None,
     perplexity: float | None,
     max_repetition: float,
+    context: str = "",
 ) -> GenerationMetrics:
-    """Every metric of one generation. ``perplexity`` comes from the unsteered model (or None)."""
+    """Every metric of one generation. ``perplexity`` comes from the unsteered model (or None);
+    ``context`` is the prompt's end (a sentence it leaves open is no sentence of the generation)."""
     words = word_counts(text)
-    n_back = count_backtracking_sentences(text)
+    counts = backtracking_counts(text, context=context)
     repetition = repetition_rate(list(generated_ids))
     degenerate = repetition > max_repetition
     return GenerationMetrics(
-        backtracking_sentences=n_back,
-        coherent_backtracking_sentences=0 if degenerate else n_back,
-        any_backtracking=n_back > 0,
+        backtracking_sentences=counts.total,
+        coherent_backtracking_sentences=0 if degenerate else counts.coherent,
+        ungrounded_backtracking_sentences=counts.ungrounded,
+        repeated_backtracking_sentences=counts.repeated,
+        any_backtracking=counts.total > 0,
         wait_hmm_fraction=words.wait_hmm_fraction,
         wait_count=words.wait,
         but_count=words.but,
@@ -76,3 +87,19 @@ def measure(
         perplexity=perplexity,
         correct=answer_correct(text, answer),
     )
+
+
+def recalibrated(metrics: dict[str, Any], threshold: float) -> dict[str, Any]:
+    """``metrics`` (a stored generation's) with ``degenerate`` and the coherent count decided at
+    ``threshold`` of repetition instead of the threshold it was measured with."""
+    degenerate = float(metrics["repetition_rate"]) > threshold
+    coherent = (
+        int(metrics["backtracking_sentences"])
+        - int(metrics.get("ungrounded_backtracking_sentences", 0))
+        - int(metrics.get("repeated_backtracking_sentences", 0))
+    )
+    return {
+        **metrics,
+        "degenerate": degenerate,
+        "coherent_backtracking_sentences": 0 if degenerate else coherent,
+    }

@@ -82,3 +82,24 @@ def test_mean_resid_norm_unit_needs_the_norm() -> None:
     d = make_direction("d", 3, mean_resid_norm=None)
     with pytest.raises(InputError, match="mean_resid_norm"):
         steering_term(d, 1.0, "mean_resid_norm")
+
+
+def test_mean_ablation_keeps_the_mean_and_removes_what_varies() -> None:
+    from experiments.steering.interventions.operators import ProjectOut, orthonormal_basis
+
+    g = torch.Generator().manual_seed(0)
+    basis = orthonormal_basis(torch.randn(2, 16, generator=g))
+    mean = torch.randn(16, generator=g) * 5
+    x = mean + torch.randn(3, 4, 16, generator=g)
+    mask = torch.ones(3, 4, dtype=torch.bool)
+    zero, keep = ProjectOut(basis), ProjectOut(basis, mean=mean)
+    assert torch.allclose(
+        keep(mean.expand(1, 1, 16), mask[:1, :1]), mean.expand(1, 1, 16), atol=1e-5
+    )
+    # along the span, mean-ablation leaves exactly the mean's component; zero-ablation leaves none
+    assert torch.allclose(keep(x, mask) @ basis.T, (mean @ basis.T).expand(3, 4, 2), atol=1e-4)
+    assert torch.allclose(zero(x, mask) @ basis.T, torch.zeros(3, 4, 2), atol=1e-4)
+    # off the span both leave the activations alone
+    off = torch.eye(16) - basis.T @ basis
+    assert torch.allclose(keep(x, mask) @ off, x @ off, atol=1e-4)
+    assert keep.describe()["mode"] == "mean" and zero.describe()["mode"] == "zero"

@@ -90,3 +90,45 @@ def test_perplexity_matches_a_full_forward(tiny: LoadedModel) -> None:
         nll = -logp[rows, torch.tensor(cont)].mean().item()
         assert value == pytest.approx(math.exp(nll), rel=1e-4)
     assert generation_perplexities(hf, prompts[:1], [[]], pad_id=0) == [None]
+
+
+def test_a_sentence_the_prompt_left_open_is_not_the_generations_own() -> None:
+    assert count_backtracking_sentences("Wait , the sum") == 1
+    assert count_backtracking_sentences("Wait , the sum", context="So the total is") == 0
+    assert count_backtracking_sentences("Wait, the sum is 5.", context="So it is 4.\n") == 1
+    assert count_backtracking_sentences(" Wait, no.", context="So it is 4.") == 1
+
+
+def test_ungrounded_and_repeated_backtracks_are_not_coherent() -> None:
+    from experiments.steering.runs.metrics.backtracking import backtracking_counts, is_ungrounded
+
+    text = "Wait, 7 × 8 = 56, not 56. Wait, check. Wait, check. Wait, 7 × 8 = 56, not 54."
+    counts = backtracking_counts(text)
+    assert (counts.total, counts.ungrounded, counts.repeated, counts.coherent) == (4, 1, 1, 2)
+    assert is_ungrounded("Hmm, it is 12, not 12!") and not is_ungrounded("Wait, even, not odd.")
+    m = measure(text, list(range(40)), answer=None, perplexity=None, max_repetition=0.5)
+    assert m.backtracking_sentences == 4 and m.coherent_backtracking_sentences == 2
+    assert m.ungrounded_backtracking_sentences == 1 and m.repeated_backtracking_sentences == 1
+
+
+def test_the_degenerate_filter_is_calibrated_on_the_unsteered_run() -> None:
+    from experiments.steering.runs.config import SweepConfig
+    from experiments.steering.runs.metrics.record import recalibrated
+    from experiments.steering.runs.summary import degenerate_thresholds
+
+    def gen(condition: str, model: str, rate: float) -> dict[str, object]:
+        metrics = {"repetition_rate": rate, "backtracking_sentences": 2}
+        return {"condition": condition, "model": model, "metrics": metrics}
+
+    unsteered = [gen("m|none|unsteered|a=0|seed=0", "m", r / 100) for r in range(20, 40)]
+    steered = [gen("m|add|d|a=1|seed=0", "m", 0.45)]
+    config = SweepConfig(models=("m",), directions_dir="d", degenerate_quantile=0.95)
+    (threshold,) = degenerate_thresholds(
+        unsteered + steered, {"m|none|unsteered|a=0|seed=0"}, config
+    ).values()
+    assert threshold == pytest.approx(0.3805)  # the 95th percentile of 0.20 … 0.39
+    flagged = [recalibrated(g["metrics"], threshold)["degenerate"] for g in unsteered]  # type: ignore[arg-type]
+    assert sum(flagged) == 1  # 5 % of the unsteered run
+    assert recalibrated(steered[0]["metrics"], threshold)["coherent_backtracking_sentences"] == 0  # type: ignore[arg-type]
+    fixed = SweepConfig(models=("m",), directions_dir="d", degenerate_quantile=None)
+    assert degenerate_thresholds(unsteered, set(), fixed) == {"m": 0.5}

@@ -1,0 +1,90 @@
+"""Controls for position in the template: the layout of tokens, matched negatives and the
+structure baseline, on traces where position alone separates the classes (and where it does not)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from activation_store.reader import ActivationStore
+from probes.config import ProbeConfig
+from probes.layout import store_layout, token_layout
+from probes.probe_data import build_probe_data
+from probes.probe_run import run_probes
+from tests.probes.helpers import CHECK, HOOKS, NEWLINE, template_store
+
+FAST = {"n_bootstrap": 200, "max_negatives": 3000, "Cs": (0.01, 1.0), "token_baseline": False}
+
+
+def test_layout_counts_from_line_and_sentence_boundaries() -> None:
+    texts = {1: "Check", 2: " 7", 3: ".", 4: "\n", 5: " So", 6: "x"}
+    ids = np.array([1, 2, 3, 2, 4, 5, 6, 4, 5, 6])
+    seq = np.array([0] * 8 + [1] * 2)
+    layout = token_layout(ids, seq, lambda batch: [texts[i] for i in batch])
+    assert layout.since_line.tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 0, 1]
+    assert layout.until_line.tolist() == [4, 3, 2, 1, 0, 2, 1, 0, 1, 0]
+    assert layout.since_sentence.tolist() == [0, 1, 2, 0, 1, 0, 1, 2, 0, 1]
+    assert layout.line_opener.tolist() == [1, 1, 1, 1, 1, 5, 5, 5, 5, 5]
+    assert layout.position.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert (layout.key(0) == layout.key(0)[0]).sum() == 1  # (opener, to end, from start) unique
+    assert len(set(layout.key(2).tolist())) == 2 and set(layout.key(3).tolist()) == {0}
+    assert layout.features(np.arange(10)).shape[0] == 10
+
+
+def test_the_store_layout_uses_the_models_tokenizer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    template = template_store(tmp_path / "t.h5", concept=0.0, n_seq=4)
+    with ActivationStore(template.path) as store:
+        layout = store_layout(store, "base")
+        ids = store.tokens.ids
+    assert (layout.line_opener[ids == CHECK] == CHECK).all()
+    assert (layout.until_line[ids == NEWLINE] == 0).all()
+
+
+@pytest.fixture(scope="module")
+def position_only(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    return template_store(tmp_path_factory.mktemp("layout") / "t.h5", concept=0.0, n_seq=240)
+
+
+def _at(report, offset):  # type: ignore[no-untyped-def]
+    return next(r for r in report.results if r.hook == HOOKS[1] and r.offset == offset)
+
+
+def test_position_alone_loses_to_the_structure_baseline(position_only) -> None:  # type: ignore[no-untyped-def]
+    """With uniform negatives the activations separate the classes (they encode the Check line's
+    last tokens) — but the structure baseline does as well, so nothing is left over it."""
+    cfg = ProbeConfig(offsets=(-2,), negatives="uniform", **FAST)
+    hit = _at(run_probes(position_only.path, cfg), -2)
+    assert hit.auroc > 0.8
+    assert hit.structure_auroc > 0.8
+    assert hit.auroc_over_structure_lo < 0.02  # the probe does not beat position in the template
+
+
+def test_matched_negatives_leave_position_alone_at_chance(position_only) -> None:  # type: ignore[no-untyped-def]
+    cfg = ProbeConfig(offsets=(-2,), negatives="matched", **FAST)
+    report = run_probes(position_only.path, cfg)
+    hit = _at(report, -2)
+    assert hit.negatives == "matched"
+    assert abs(hit.auroc - 0.5) < 0.1 and hit.auroc_lo < 0.5 < hit.auroc_hi
+    levels = report.counts["per_offset"]["-2"]["match_levels"]
+    assert levels["opener+line end+line start"] > 0.9 * sum(levels.values())
+
+
+def test_a_real_precursor_survives_both_controls(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    template = template_store(tmp_path / "c.h5", concept=3.0)
+    cfg = ProbeConfig(offsets=(-2,), negatives="matched", **FAST)
+    hit = _at(run_probes(template.path, cfg), -2)
+    assert hit.auroc > 0.9
+    assert hit.auroc_over_structure_lo > 0.2
+
+
+def test_matched_negatives_are_never_positive_and_match_the_slots(position_only) -> None:  # type: ignore[no-untyped-def]
+    cfg = ProbeConfig(offsets=(-3, -2), negatives="matched", max_negatives=2000)
+    with ActivationStore(position_only.path) as store:
+        data = build_probe_data(store, cfg)
+        layout = store_layout(store, "base")
+    for o in range(2):
+        pos, neg = data.rows[data.positive[o]], data.rows[data.negative[o]]
+        assert not (data.positive[:, data.negative[o]]).any()
+        assert len(neg) >= len(pos)
+        key = layout.key(0)
+        assert set(key[neg].tolist()) <= set(key[pos].tolist())  # every negative shares a slot
