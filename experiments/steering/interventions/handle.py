@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from jaxtyping import Bool
@@ -33,21 +33,14 @@ class ChangeCounter:
         return {"prompt": int(prompt), "generated": int(generated)}
 
 
-class SteeringHandle:
-    """Interventions installed on a model. ``remove()`` is idempotent; exiting a ``with`` removes too.
+H = TypeVar("H", bound="HookHandle")
 
-    :meth:`record` says, per intervention, what it did and how many token positions it changed
-    (prompt vs generated) since it was installed.
-    """
 
-    def __init__(
-        self,
-        interventions: Sequence[Intervention],
-        counters: Sequence[ChangeCounter],
-        removers: Sequence[Callable[[], None]],
-    ) -> None:
-        self.interventions = tuple(interventions)
-        self._counters = tuple(counters)
+class HookHandle:
+    """Hooks installed on a model: ``remove()`` (idempotent) uninstalls them, and only them;
+    leaving a ``with`` block removes them too, even when the body raises."""
+
+    def __init__(self, removers: Sequence[Callable[[], None]] = ()) -> None:
         self._removers = list(removers)
 
     @property
@@ -60,14 +53,7 @@ class SteeringHandle:
         while self._removers:
             self._removers.pop()()
 
-    def record(self) -> list[dict[str, Any]]:
-        """Per intervention: its description plus ``positions_changed`` (prompt, generated)."""
-        return [
-            {**iv.describe(), "positions_changed": counter.totals()}
-            for iv, counter in zip(self.interventions, self._counters, strict=True)
-        ]
-
-    def __enter__(self) -> SteeringHandle:
+    def __enter__(self: H) -> H:
         return self
 
     def __exit__(
@@ -77,3 +63,28 @@ class SteeringHandle:
         tb: TracebackType | None,
     ) -> None:
         self.remove()
+
+
+class SteeringHandle(HookHandle):
+    """Interventions installed on a model (a :class:`HookHandle`).
+
+    :meth:`record` says, per intervention, what it did and how many token positions it changed
+    (prompt vs generated) since it was installed.
+    """
+
+    def __init__(
+        self,
+        interventions: Sequence[Intervention],
+        counters: Sequence[ChangeCounter],
+        removers: Sequence[Callable[[], None]],
+    ) -> None:
+        super().__init__(removers)
+        self.interventions = tuple(interventions)
+        self._counters = tuple(counters)
+
+    def record(self) -> list[dict[str, Any]]:
+        """Per intervention: its description plus ``positions_changed`` (prompt, generated)."""
+        return [
+            {**iv.describe(), "positions_changed": counter.totals()}
+            for iv, counter in zip(self.interventions, self._counters, strict=True)
+        ]

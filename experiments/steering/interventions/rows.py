@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -36,6 +35,7 @@ from torch import Tensor
 from activation_store.core.errors import InputError
 from activation_store.models.convert import architecture_of
 from activation_store.models.hooks import GPT2_LIKE
+from experiments.steering.interventions.handle import HookHandle
 from experiments.steering.interventions.hf import _input_hook, _output_hook, _target
 from experiments.steering.interventions.intervention import Intervention
 from experiments.steering.interventions.positions import CallPositions, call_positions
@@ -45,13 +45,14 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
 
-class RowSteeringHandle:
-    """Per-row interventions installed on a model; see the module docstring."""
+class RowSteeringHandle(HookHandle):
+    """Per-row interventions installed on a model (a :class:`HookHandle`); see the module
+    docstring."""
 
     def __init__(self, cells: Sequence[Sequence[Intervention]], n_rows: int) -> None:
+        super().__init__()
         self.cells = tuple(tuple(c) for c in cells)
         self.n_rows = n_rows
-        self._removers: list[Callable[[], None]] = []
         self._paused = False
         self._rows: Tensor | None = None
         self._cells_of_rows: list[int] = []
@@ -188,26 +189,6 @@ class RowSteeringHandle:
             }
             for j, iv in enumerate(self.cells[cell])
         ]
-
-    @property
-    def active(self) -> bool:
-        return bool(self._removers)
-
-    def remove(self) -> None:
-        """Uninstall every hook this handle installed (idempotent)."""
-        while self._removers:
-            self._removers.pop()()
-
-    def __enter__(self) -> RowSteeringHandle:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.remove()
 
 
 def steer_hf_rows(

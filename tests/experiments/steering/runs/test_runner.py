@@ -172,6 +172,34 @@ def _tuples(values: dict[str, Any]) -> dict[str, Any]:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
+def test_mean_ablation_runs_beside_zero_ablation(inputs: Path, tmp_path: Path) -> None:
+    from activation_store.direction import save_direction
+
+    from ..conftest import make_direction
+
+    mean = make_direction("base_L1_mean", seed=3, kind="mean_activation")
+    save_direction(mean, inputs / "dirs")
+    config = ablation_config(
+        inputs,
+        directions=("dom0", "dom1"),
+        ks=(2,),
+        single=False,
+        modes=("zero", "mean"),
+        mean_direction="base_L1_mean",
+    )
+    result = run_experiment(config, tmp_path / "ablate", progress=False)
+    cells = {(c["operation"], c["group"]) for c in result.summary["cells"]}
+    assert {("ablate", "dom0+dom1"), ("mean_ablate", "dom0+dom1")} <= cells
+    assert {("ablate", "random2#0"), ("mean_ablate", "random2#0")} <= cells
+    modes = {r["mode"] for r in result.summary["dose_response"]}
+    assert modes == {"zero", "mean"}
+    lines = (tmp_path / "ablate" / "interventions.jsonl").read_text().splitlines()
+    described = {iv["mode"] for line in lines for iv in json.loads(line)["interventions"]}
+    assert described == {"zero", "mean"}
+    with pytest.raises(ConfigError, match="name the mean-activation direction"):
+        ablation_config(inputs, modes=("mean",))
+
+
 def test_run_written_before_the_engine_field_resumes(
     inputs: Path, sweep_run: Path, tmp_path: Path, device: str
 ) -> None:
@@ -203,31 +231,3 @@ def test_vllm_engine_refuses_generated_positions_before_writing(
     with pytest.raises(InputError, match=r"steers only at blocks\.L\.hook_resid_post"):
         run_experiment(sweep_config(inputs, engine="vllm", hooks=("blocks.1.hook_mlp_out",)), out)
     assert not out.exists()
-
-
-def test_mean_ablation_runs_beside_zero_ablation(inputs: Path, tmp_path: Path) -> None:
-    from activation_store.direction import save_direction
-
-    from ..conftest import make_direction
-
-    mean = make_direction("base_L1_mean", seed=3, kind="mean_activation")
-    save_direction(mean, inputs / "dirs")
-    config = ablation_config(
-        inputs,
-        directions=("dom0", "dom1"),
-        ks=(2,),
-        single=False,
-        modes=("zero", "mean"),
-        mean_direction="base_L1_mean",
-    )
-    result = run_experiment(config, tmp_path / "ablate", progress=False)
-    cells = {(c["operation"], c["group"]) for c in result.summary["cells"]}
-    assert {("ablate", "dom0+dom1"), ("mean_ablate", "dom0+dom1")} <= cells
-    assert {("ablate", "random2#0"), ("mean_ablate", "random2#0")} <= cells
-    modes = {r["mode"] for r in result.summary["dose_response"]}
-    assert modes == {"zero", "mean"}
-    lines = (tmp_path / "ablate" / "interventions.jsonl").read_text().splitlines()
-    described = {iv["mode"] for line in lines for iv in json.loads(line)["interventions"]}
-    assert described == {"zero", "mean"}
-    with pytest.raises(ConfigError, match="name the mean-activation direction"):
-        ablation_config(inputs, modes=("mean",))
