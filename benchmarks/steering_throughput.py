@@ -102,19 +102,19 @@ def engine_generate(
     return sum(len(o.generated_ids) for o in outs)
 
 
-def rate(fn: Callable[[], int]) -> tuple[float, int, float]:
-    """(tokens/s, tokens, seconds) of one call."""
-    t0 = time.perf_counter()
+def rate(fn: Callable[[], int]) -> tuple[float, int, float, float]:
+    """(count/s, count, seconds, CPU seconds of this process) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
     n = fn()
     dt = time.perf_counter() - t0
-    return n / dt, n, dt
+    return n / dt, n, dt, time.process_time() - c0
 
 
 def interleaved(
     fns: dict[str, Callable[[], int]], repeats: int
-) -> dict[str, list[tuple[float, int, float]]]:
+) -> dict[str, list[tuple[float, int, float, float]]]:
     """Each function ``repeats`` times, round-robin, so machine noise hits all of them alike."""
-    runs: dict[str, list[tuple[float, int, float]]] = {k: [] for k in fns}
+    runs: dict[str, list[tuple[float, int, float, float]]] = {k: [] for k in fns}
     for _ in range(repeats):
         for key, fn in fns.items():
             runs[key].append(rate(fn))
@@ -308,6 +308,9 @@ def main() -> None:
     same = sum(a == b for a, b in zip(tokens["engine"], tokens["mixed"], strict=True))
     if "vllm" in gen_min:
         figures["vllm_over_hf"] = gen_min["vllm"] / gen_min["mixed"]
+        figures["vllm_over_hf_cpu_time"] = min(r[3] for r in sweep["mixed"]) / min(
+            r[3] for r in sweep["vllm"]
+        )
     figures["sweep"] = {
         **{k: getattr(args, k) for k in ("cells", "prompts_per_cell", "temperature")},
         "max_new_tokens": args.sweep_max_new_tokens,
@@ -318,12 +321,17 @@ def main() -> None:
         "generated_tokens": {k: sum(len(t) for t in v) for k, v in tokens.items()},
         "generations_per_min": {k: round(v, 2) for k, v in gen_min.items()},
         "seconds": {k: [round(r[2], 2) for r in v] for k, v in sweep.items()},
+        "cpu_seconds": {k: [round(r[3], 2) for r in v] for k, v in sweep.items()},
         "identical": same / len(tokens["engine"]),
     }
     figures["mixed_over_engine"] = gen_min["mixed"] / gen_min["engine"]
+    # CPU time of this process for the same work: less swayed by other jobs on a shared machine
+    cpu = {k: min(r[3] for r in v) for k, v in sweep.items()}
+    figures["mixed_over_engine_cpu_time"] = cpu["engine"] / cpu["mixed"]
     for key, value in gen_min.items():
         print(f"{key:>15}: {value:8.1f} generations/min")
     print(f"{'mixed_over_engine':>18}: {figures['mixed_over_engine']:.2f}")
+    print(f"{'  (CPU time)':>18}: {figures['mixed_over_engine_cpu_time']:.2f}")
     print(f"{'identical':>18}: {figures['sweep']['identical']:.3f}")
     if "vllm_over_hf" in figures:
         print(f"{'vllm_over_hf':>18}: {figures['vllm_over_hf']:.2f}")

@@ -7,7 +7,10 @@ Layout (every number of a report can be rebuilt from these files)::
     RUN_DIR/directions/         copies of every direction used (runtime baselines included)
     RUN_DIR/plan.json           the conditions, with their interventions (written last at set-up)
     RUN_DIR/generations.jsonl   one line per (condition, prompt): text, token ids, metrics
-    RUN_DIR/interventions.jsonl one line per generated batch: what each hook changed, where
+    RUN_DIR/interventions.jsonl per appended group of generations, one line per condition in it:
+                                {"condition", "prompt_ids", "interventions": what each hook did
+                                and how many prompt/generated positions it changed in those
+                                generations, "batch": "mixed" | "vllm" (absent in older runs)}
     RUN_DIR/summary.json        means, CIs, paired tests, dose-response (rebuilt at the end)
 
 Lines are appended whole, flushed and fsynced per batch; a line torn by a kill is dropped on
