@@ -155,15 +155,15 @@ def _drive(config_path: str, out: str) -> int:
     import dataclasses
 
     from activation_store.models import hf_local, loader
-    from experiments.cli import configure_logging
-    from experiments.study.cli import _run_or_check
+    from experiments.cli import configure_logging, main
     from experiments.study.config import load_study_config
+    from experiments.study.runner import in_process, run_study
     from tests.experiments.generation.helpers import scripted
 
     original, keep = hf_local.load_local_hf, []
 
-    def scripted_load(checkpoint: Any, *, dtype: Any) -> tuple[Any, Any]:
-        model, tokenizer = original(checkpoint, dtype=dtype)
+    def scripted_load(checkpoint: Any, **kwargs: Any) -> tuple[Any, Any]:
+        model, tokenizer = original(checkpoint, **kwargs)
         ids = tokenizer.encode(THOUGHT, add_special_tokens=False)
         hooks = scripted(model, [[*ids, tokenizer.convert_tokens_to_ids("</think>")]])
         hooks.__enter__()
@@ -174,7 +174,8 @@ def _drive(config_path: str, out: str) -> int:
     loader.load_local_hf = scripted_load  # type: ignore[assignment]
     configure_logging(verbose=False)
     config = dataclasses.replace(load_study_config(config_path), sae=None)
-    return _run_or_check(config, out, dry_run=False)
+    run_study(config, out, runner=in_process(main))
+    return 0
 
 
 if __name__ == "__main__":
