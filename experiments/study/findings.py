@@ -40,6 +40,7 @@ from experiments.steering.runs.plan import Condition, cell_id
 from experiments.steering.runs.rundir import RunDir
 from experiments.steering.runs.summary import per_prompt
 from experiments.study.config import StudyConfig
+from experiments.study.ground_truth import ground_truth, ground_truth_lines
 from experiments.study.stages import ablation_names, direction_names
 
 QUESTIONS = {
@@ -81,9 +82,13 @@ class Findings:
     seeds: list[int]
     path: Path
     figure: Path | None
+    ground_truth: dict[str, Any] | None = None
+    """The planted mechanism's criteria (:mod:`experiments.study.ground_truth`), if any."""
 
     def lines(self) -> list[str]:
         out = [f"findings over seeds {self.seeds} → {self.path}"]
+        if self.ground_truth is not None:
+            out += ground_truth_lines(self.ground_truth)
         for a in self.answers:
             out.append(f"{a.key.upper()} {a.question}")
             out.append(f"    {a.verdict.upper()}: {a.summary}")
@@ -380,7 +385,9 @@ def write_findings(study_dir: str | Path) -> Findings:
     answers = [q1, q2, q3, q4]
     out = study / "findings"
     out.mkdir(parents=True, exist_ok=True)
+    truth = ground_truth(config, study, {a.key: a for a in answers})
     payload = {
+        **({"ground_truth": truth} if truth is not None else {}),
         "study": config.name,
         "seeds": list(config.seeds),
         "metric": config.metric,
@@ -393,7 +400,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     path = out / "findings.json"
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
-    return Findings(answers, list(config.seeds), path, figure)
+    return Findings(answers, list(config.seeds), path, figure, truth)
 
 
 def _finite(value: Any) -> Any:
