@@ -29,7 +29,7 @@ from activation_store.models.planted import _TINY_RECIPES, apply_surgery
 LAYER = 1
 LINE_RATE = 40
 SHARE = 0.25
-P_FIRE = 0.6
+P_FIRE = 0.8
 P_REFLEX = 0.2
 N_CALIBRATION = 48
 NEW_TOKENS = 96
@@ -90,28 +90,43 @@ def _random_ids(vocab: int, seed: int, n: int = 16, length: int = 64) -> torch.T
     return torch.randint(5, vocab, (n, length), generator=g)
 
 
+CALIBRATION_PROMPTS = (
+    "What is {a} + {b}?",
+    "What is ({a} + {b}) × {c}?",
+    "Which is larger, {a} × {c} or {b} × {c}? Give the larger value.",
+    "Is {a} + {b} even or odd?",
+    "A box holds {a} apples and {b} more are added. How many apples are there?",
+    "What is the next number in the sequence {c}, {a}, {b}?",
+)
+"""Question shapes like the derivation prompts' (the planted model is calibrated on the kind of
+text the study traces), filled with seeded numbers."""
+
+
 @functools.cache
 def _traces() -> tuple[tuple[tuple[int, ...], int], ...]:
+    import random
+
     model, tok = _lines_base()
-    prompt = tok.apply_chat_template(
-        [{"role": "user", "content": "Let me work through this step by step."}],
-        tokenize=False,
-        add_generation_prompt=True,
-    )
-    ids = tok(prompt, return_tensors="pt").input_ids
+    rng = random.Random(0)
     out = []
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        g = model.generate(
-            ids.repeat(N_CALIBRATION, 1),
-            max_new_tokens=NEW_TOKENS,
-            do_sample=True,
-            temperature=0.7,
-            eos_token_id=None,
-            pad_token_id=tok.pad_token_id,
-        )
-    for row in g.tolist():
-        out.append((tuple(row), ids.shape[1]))
+        for i in range(N_CALIBRATION):
+            shape = CALIBRATION_PROMPTS[i % len(CALIBRATION_PROMPTS)]
+            question = shape.format(a=rng.randint(2, 99), b=rng.randint(2, 99), c=rng.randint(2, 9))
+            prompt = tok.apply_chat_template(
+                [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
+            )
+            ids = tok(prompt, return_tensors="pt").input_ids
+            g = model.generate(
+                ids,
+                max_new_tokens=NEW_TOKENS,
+                do_sample=True,
+                temperature=0.7,
+                eos_token_id=None,
+                pad_token_id=tok.pad_token_id,
+            )
+            out.append((tuple(g[0].tolist()), ids.shape[1]))
     return tuple(out)
 
 
