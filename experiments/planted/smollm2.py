@@ -138,7 +138,10 @@ def main(argv: list[str] | None = None) -> None:
                 )
             return {"layer": LAYER, "neurons": neurons}
 
-        scale, p = build.calibrate_scale(make, record, tok, traces, token, mask_of(saturated), P_FIRE)
+        sub = _subset(traces, starts, saturated)
+        scale, p = build.calibrate_scale(
+            make, record, tok, [traces[k] for k in sub], token, _sub_mask(saturated, starts, sub), P_FIRE, steps=5
+        )
         union = np.zeros_like(c.boundary)
         for *_, fires in parts:
             union |= fires
@@ -174,7 +177,10 @@ def main(argv: list[str] | None = None) -> None:
         neurons.append(build.reflex_neuron(w_c, w_b, down=scale * down / 0.731))
         return {"layer": LAYER, "neurons": neurons}
 
-    scale, p = build.calibrate_scale(make, null_record, tok, traces, token, bmask, P_REFLEX)
+    sub = _subset(traces, starts, c.boundary)
+    scale, p = build.calibrate_scale(
+        make, null_record, tok, [traces[k] for k in sub], token, _sub_mask(c.boundary, starts, sub), P_REFLEX, steps=5
+    )
     rec = common("smollm2-135m-planted-null", "null")
     rec["directions"] = [
         {
@@ -198,6 +204,19 @@ def main(argv: list[str] | None = None) -> None:
         print(variant, {k: v for k, v in r.items() if k not in ("neurons", "directions")})
         for dct in r["directions"]:
             print("   ", {k: v for k, v in dct.items() if k != "u"})
+
+
+N_SCALE_TRACES = 16
+"""Traces (holding selected positions) the writer's scale is bisected on: a forward pass of all
+96 is minutes on a busy CPU."""
+
+
+def _subset(traces: list[Any], starts: np.ndarray, sel: np.ndarray) -> list[int]:
+    return [k for k in range(len(traces)) if sel[starts[k] : starts[k + 1]].any()][:N_SCALE_TRACES]
+
+
+def _sub_mask(sel: np.ndarray, starts: np.ndarray, sub: list[int]) -> Any:
+    return lambda i: sel[starts[sub[i]] : starts[sub[i] + 1]]
 
 
 def _dead_latent(model: Any, tok: Any, traces: list[tuple[list[int], int]], sae: Any) -> int:

@@ -310,7 +310,9 @@ def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
     if isinstance(value, dict):
-        return ", ".join(f"{k} {_short(v)}" for k, v in value.items() if not isinstance(v, (dict, list)))
+        return "{" + ", ".join(f"{k} {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "; ".join(_short(v) for v in value)
     return str(value)
 
 
