@@ -42,7 +42,9 @@ RECORD_DIR = Path(__file__).parent / "planted_weights"
 def _vec(values: Any, d: int, where: str) -> torch.Tensor:
     t = torch.tensor(values, dtype=torch.float32)
     if t.shape != (d,):
-        raise ModelLoadError(f"{where}: expected a vector of {d} values, got shape {tuple(t.shape)}")
+        raise ModelLoadError(
+            f"{where}: expected a vector of {d} values, got shape {tuple(t.shape)}"
+        )
     return t
 
 

@@ -37,6 +37,8 @@ class Collected:
     tokens: np.ndarray
     trace: np.ndarray
     boundary: np.ndarray
+    resid: np.ndarray | None = None
+    """[n, d] residual output of block ``layer`` (``blocks.L.hook_resid_post``)."""
 
 
 def boundary_ids(tokenizer: Any) -> set[int]:
@@ -67,12 +69,13 @@ def collect(
 
     handle = block.mlp.register_forward_pre_hook(hook)
     bids = boundary_ids(tokenizer) if boundary is None else boundary
-    xs, toks, trs = [], [], []
+    xs, rs, toks, trs = [], [], [], []
     try:
         with torch.no_grad():
             for k, (ids, n_prompt) in enumerate(traces):
-                model(torch.tensor([ids]))
+                out = model(torch.tensor([ids]), output_hidden_states=True)
                 xs.append(captured["x"][0, n_prompt:].float().numpy())
+                rs.append(out.hidden_states[layer + 1][0, n_prompt:].float().numpy())
                 toks += ids[n_prompt:]
                 trs += [k] * (len(ids) - n_prompt)
     finally:
@@ -85,6 +88,7 @@ def collect(
         tokens=tokens,
         trace=np.array(trs),
         boundary=np.isin(tokens, list(bids)),
+        resid=np.concatenate(rs),
     )
 
 

@@ -200,7 +200,7 @@ def tiny_record(variant: str) -> dict[str, Any]:
         record["calibration"]["firing_share_boundaries"] = float(fires[c.boundary].mean())
     elif variant == "null":
         rng = np.random.default_rng(0)
-        v = rng.standard_normal(u.shape[0])
+        v: np.ndarray = np.asarray(rng.standard_normal(u.shape[0]))
         v -= v.dot(u) * u
         v /= np.linalg.norm(v)
         sv = cal.projection(c, v)
@@ -212,7 +212,9 @@ def tiny_record(variant: str) -> dict[str, Any]:
             n.append(cal.reflex_neuron(w_c, w_b, down=scale * down / 0.731))
             return {"layer": LAYER, "neurons": n}
 
-        scale, p = cal.calibrate_scale(make, build, tok, traces, token, mask_of(c.boundary), P_REFLEX)
+        scale, p = cal.calibrate_scale(
+            make, build, tok, traces, token, mask_of(c.boundary), P_REFLEX
+        )
         record["directions"] = [
             {
                 "name": "u",

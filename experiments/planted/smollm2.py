@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from activation_store.models import planted_calibration as build
 from activation_store.models.config import ModelConfig
 from activation_store.models.planted import RECORD_DIR
 from activation_store.models.smollm2 import BASE_SPEC, REASONER_CHAT_TEMPLATE, load_smollm2_hf
-from activation_store.models import planted_calibration as build
 
 LAYER = 10
 SAE = "smollm2-135m-l10r-8x"
@@ -31,6 +31,8 @@ SHARE = 0.20
 """Boundaries the single reader fires on (joint: each reader half of it)."""
 P_FIRE = 0.9
 P_REFLEX = 0.12
+N_CALIBRATION = 48
+"""Calibration traces used (a forward pass of 135M over more is minutes on a busy 2-core CPU)."""
 
 
 def sample_traces(n: int, seed: int = 0) -> list[tuple[list[int], int]]:
@@ -47,7 +49,7 @@ def sample_traces(n: int, seed: int = 0) -> list[tuple[list[int], int]]:
             [{"role": "user", "content": p.prompt}], tokenize=False, add_generation_prompt=True
         )
         ids = tok(text, return_tensors="pt").input_ids
-        g = model.generate(ids, max_new_tokens=128, do_sample=True, temperature=0.7)
+        g = model.generate(ids, max_new_tokens=128, do_sample=True, temperature=0.7)  # type: ignore[operator]
         out.append((g[0].tolist(), ids.shape[1]))
     return out
 
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         raw = [(t["ids"], t["n_prompt"]) for t in json.loads(Path(args.traces).read_text())]
     else:
         raw = sample_traces(96)
-    traces = _strip(raw, tok.eos_token_id)
+    traces = _strip(raw, tok.eos_token_id)[:N_CALIBRATION]
     c = build.collect(model, tok, traces, LAYER)
     w_c, w_b, fit = build.readouts(c)
     sae = load_sae(SAE).sae
@@ -130,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         for _, u, theta, gain, _ in parts:
             saturated |= c.boundary & (build.projection(c, u) > theta + 1.0 / gain)
 
-        def record(scale: float, parts: list[Any] = parts, variant: str = variant) -> dict[str, Any]:
+        def record(
+            scale: float, parts: list[Any] = parts, variant: str = variant
+        ) -> dict[str, Any]:
             neurons = []
             for _, u, theta, gain, _ in parts:
                 neurons += build.reader_neurons(
@@ -140,7 +144,14 @@ def main(argv: list[str] | None = None) -> None:
 
         sub = _subset(traces, starts, saturated)
         scale, p = build.calibrate_scale(
-            make, record, tok, [traces[k] for k in sub], token, _sub_mask(saturated, starts, sub), P_FIRE, steps=5
+            make,
+            record,
+            tok,
+            [traces[k] for k in sub],
+            token,
+            _sub_mask(saturated, starts, sub),
+            P_FIRE,
+            steps=4,
         )
         union = np.zeros_like(c.boundary)
         for *_, fires in parts:
@@ -165,12 +176,15 @@ def main(argv: list[str] | None = None) -> None:
         rec.update(record(scale))
         records[variant] = rec
     # null: a dead latent's decoder row, threshold above anything seen, plus a reflex
-    dead = _dead_latent(model, tok, traces, sae)
+    assert c.resid is not None
+    with torch.no_grad():
+        active = (sae.encode(torch.tensor(c.resid)) > 0).any(0)
+    dead = int(torch.nonzero(~active)[0])
     u = decoder[dead] / np.linalg.norm(decoder[dead])
     s = build.projection(c, u)
     theta = float(s.max() + 3 * s.std())
     gain = float(1.0 / (0.25 * s[c.boundary].std()))
-    bmask = mask_of(c.boundary)
+    mask_of(c.boundary)
 
     def null_record(scale: float) -> dict[str, Any]:
         neurons = build.reader_neurons(u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down)
@@ -179,7 +193,14 @@ def main(argv: list[str] | None = None) -> None:
 
     sub = _subset(traces, starts, c.boundary)
     scale, p = build.calibrate_scale(
-        make, null_record, tok, [traces[k] for k in sub], token, _sub_mask(c.boundary, starts, sub), P_REFLEX, steps=5
+        make,
+        null_record,
+        tok,
+        [traces[k] for k in sub],
+        token,
+        _sub_mask(c.boundary, starts, sub),
+        P_REFLEX,
+        steps=4,
     )
     rec = common("smollm2-135m-planted-null", "null")
     rec["directions"] = [
@@ -199,14 +220,11 @@ def main(argv: list[str] | None = None) -> None:
     rec.update(null_record(scale))
     records["null"] = rec
     RECORD_DIR.mkdir(exist_ok=True)
-    for variant, r in records.items():
+    for r in records.values():
         (RECORD_DIR / f"{r['name']}.json").write_text(json.dumps(r) + "\n")
-        print(variant, {k: v for k, v in r.items() if k not in ("neurons", "directions")})
-        for dct in r["directions"]:
-            print("   ", {k: v for k, v in dct.items() if k != "u"})
 
 
-N_SCALE_TRACES = 16
+N_SCALE_TRACES = 8
 """Traces (holding selected positions) the writer's scale is bisected on: a forward pass of all
 96 is minutes on a busy CPU."""
 
@@ -224,7 +242,9 @@ def _dead_latent(model: Any, tok: Any, traces: list[tuple[list[int], int]], sae:
     active = None
     with torch.no_grad():
         for ids, n in traces:
-            h = model(torch.tensor([ids]), output_hidden_states=True).hidden_states[LAYER + 1][0, n:]
+            h = model(torch.tensor([ids]), output_hidden_states=True).hidden_states[LAYER + 1][
+                0, n:
+            ]
             a = (sae.encode(h.float()) > 0).any(0)
             active = a if active is None else active | a
     assert active is not None

@@ -26,6 +26,7 @@ N. Q1 and Q4 are not "yes" (criterion 1's cosine is reported too).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -46,8 +47,17 @@ TOKEN_MAX = 0.7
 RANDOM_PERCENTILE = 95.0
 
 
-def _criterion(key: str, text: str, figure: Any, threshold: str, passed: bool | None, **extra: Any) -> dict[str, Any]:
-    return {"key": key, "criterion": text, "figure": figure, "threshold": threshold, "passed": passed, **extra}
+def _criterion(
+    key: str, text: str, figure: Any, threshold: str, passed: bool | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "criterion": text,
+        "figure": figure,
+        "threshold": threshold,
+        "passed": passed,
+        **extra,
+    }
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -55,11 +65,19 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _direction(path: Path) -> np.ndarray | None:
+    """A saved direction's vector; in committed results only the steering runs keep copies."""
     from activation_store.direction import load_direction
 
-    if not path.is_file():
-        return None
-    return load_direction(path).vector.float().numpy()
+    seed_dir = path.parent.parent
+    seed = seed_dir.name.removeprefix("seed")
+    for candidate in (
+        path,
+        seed_dir / f"ablation-s{seed}" / "directions" / path.name,
+        seed_dir / f"sweep-s{seed}" / "directions" / path.name,
+    ):
+        if candidate.is_file():
+            return load_direction(candidate).vector.float().numpy()
+    return None
 
 
 def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -76,9 +94,7 @@ def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]
             row[label] = float(_unit(dom) @ u) if dom is not None else math.nan
             row[f"{label}@offset0"] = float(_unit(off0) @ u) if off0 is not None else math.nan
         per_seed.append(row)
-    figure = {
-        label: float(np.nanmean([abs(r[label]) for r in per_seed])) for label in us
-    }
+    figure = {label: float(np.nanmean([abs(r[label]) for r in per_seed])) for label in us}
     figure_off0 = {
         label: float(np.nanmean([abs(r[f"{label}@offset0"]) for r in per_seed])) for label in us
     }
@@ -91,7 +107,9 @@ def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]
         passed,
         at_offset0=figure_off0,
         per_seed=per_seed,
-        random_expectation=float(math.sqrt(2 / math.pi / len(next(iter(us.values()))))) if us else None,
+        random_expectation=float(math.sqrt(2 / math.pi / len(next(iter(us.values())))))
+        if us
+        else None,
     )
 
 
@@ -128,7 +146,7 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
                     if k.startswith("random"):
                         random_means[a].append(_mean(v.get(cell_id("reasoner", "add", n, a))))
     curve = {a: float(np.nanmean(base_curve[a])) for a in alphas}
-    monotone = all(curve[x] < curve[y] for x, y in zip(alphas, alphas[1:]))
+    monotone = all(curve[x] < curve[y] for x, y in itertools.pairwise(alphas))
     above = {
         a: {
             "base": curve[a],
@@ -144,7 +162,10 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
         "c2",
         "steering the reasoner with the base direction: monotone in α, above the 95th percentile "
         "of random directions at every positive α, and −α lowers it",
-        {"curve": {f"{a:g}": curve[a] for a in alphas}, "vs_random": {f"{a:g}": x for a, x in above.items()}},
+        {
+            "curve": {f"{a:g}": curve[a] for a in alphas},
+            "vs_random": {f"{a:g}": x for a, x in above.items()},
+        },
         "strictly increasing; base > random p95 at each α > 0 (≥ 10 random directions); "
         "mean at −α < unsteered",
         monotone and beats and lowers and enough,
@@ -177,12 +198,16 @@ def ablation_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
         v = _cells(study / f"seed{seed}" / f"ablation-s{seed}", config.metric)
         none_m.append(_mean(v.get(cell_id("reasoner", "none", "unsteered"))))
         abl_m.append(_mean(v.get(cell_id("reasoner", "ablate", first))))
-        rnd = [_mean(vals) for c, vals in v.items() if c.startswith("reasoner|ablate|random1#")]
-        rnd_m.append(float(np.mean(rnd)) if rnd else math.nan)
+        rnd_cells = [_mean(x) for c, x in v.items() if c.startswith("reasoner|ablate|random1#")]
+        rnd_m.append(float(np.mean(rnd_cells)) if rnd_cells else math.nan)
     none, abl, rnd = (float(np.nanmean(x)) for x in (none_m, abl_m, rnd_m))
     cut = 1 - abl / none if none > 0 else math.nan
     rcut = 1 - rnd / none if none > 0 else math.nan
-    passed = None if math.isnan(cut) or math.isnan(rcut) else bool(cut >= ABLATE_CUT_MIN and rcut <= RANDOM_CUT_MAX)
+    passed = (
+        None
+        if math.isnan(cut) or math.isnan(rcut)
+        else bool(cut >= ABLATE_CUT_MIN and rcut <= RANDOM_CUT_MAX)
+    )
     return _criterion(
         "c4",
         f"ablating {first} alone at block {config.steer_layer} cuts the reasoner's metric vs "
@@ -225,7 +250,11 @@ def probe_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
         for r in json.loads(path.read_text())["results"]:
-            if r["model"] == "reasoner" and r["layer"] == config.steer_layer and r["offset"] in window:
+            if (
+                r["model"] == "reasoner"
+                and r["layer"] == config.steer_layer
+                and r["offset"] in window
+            ):
                 aurocs.append(r["auroc"])
                 tokens.append(r["token_auroc"])
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
@@ -239,7 +268,9 @@ def probe_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
     )
 
 
-def ground_truth(config: StudyConfig, study: Path, answers: dict[str, Answer]) -> dict[str, Any] | None:
+def ground_truth(
+    config: StudyConfig, study: Path, answers: dict[str, Answer]
+) -> dict[str, Any] | None:
     """The ``"ground_truth"`` object of the findings, or None when the reasoner has no record."""
     from activation_store.models.planted import planted_record
 
@@ -294,9 +325,7 @@ def ground_truth(config: StudyConfig, study: Path, answers: dict[str, Answer]) -
         "variant": variant,
         "planted": {
             "layer": record.get("layer"),
-            "directions": [
-                {k: v for k, v in d.items() if k != "u"} for d in record["directions"]
-            ],
+            "directions": [{k: v for k, v in d.items() if k != "u"} for d in record["directions"]],
             "opener": record.get("opener"),
             "calibration": record.get("calibration"),
         },
@@ -324,5 +353,7 @@ def ground_truth_lines(truth: dict[str, Any]) -> list[str]:
     ]
     for c in truth["criteria"]:
         mark = {True: "PASS", False: "FAIL", None: "----"}[c["passed"]]
-        out.append(f"  {mark} {c['key']}: {c['criterion']}: {_short(c['figure'])} ({c['threshold']})")
+        out.append(
+            f"  {mark} {c['key']}: {c['criterion']}: {_short(c['figure'])} ({c['threshold']})"
+        )
     return out

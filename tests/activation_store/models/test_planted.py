@@ -68,13 +68,15 @@ def test_the_reader_is_a_clipped_gate_on_u_at_boundaries() -> None:
     c, neurons, s, _, theta = _synthetic_reader()
     x = torch.tensor(c.xhat)
     out = np.zeros(len(s))
-    for n, sign in zip(neurons, (1, -1)):
+    for n, sign in zip(neurons, (1, -1), strict=False):
         gate = torch.nn.functional.silu(x @ torch.tensor(n["gate"], dtype=torch.float32))
         out += sign * (gate * (x @ torch.tensor(n["up"], dtype=torch.float32))).numpy()
     fires = c.boundary & (s > theta + 0.05)
     silent = ~c.boundary | (s < theta - 0.05)
     assert fires.any() and silent.any()
-    assert np.mean(out[fires] > 0.5) > 0.9  # on, near the saturation of 1 (read-outs are linear fits)
+    assert (
+        np.mean(out[fires] > 0.5) > 0.9
+    )  # on, near the saturation of 1 (read-outs are linear fits)
     assert np.quantile(np.abs(out[silent]), 0.95) < 0.01  # off elsewhere, also off-boundary
     assert np.abs(out[silent]).max() < 0.2
     assert out.max() < 1.2  # clipped

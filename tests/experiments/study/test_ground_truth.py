@@ -23,8 +23,20 @@ def test_lines_and_section_show_every_criterion() -> None:
         "variant": "single",
         "planted": {"layer": 1, "opener": "Wait", "directions": [{"name": "u"}]},
         "criteria": [
-            {"key": "c1", "criterion": "cos", "figure": {"u": 0.8}, "threshold": "≥ 0.5", "passed": True},
-            {"key": "c4", "criterion": "ablate", "figure": {"cut": -1.0}, "threshold": "≥ 80%", "passed": False},
+            {
+                "key": "c1",
+                "criterion": "cos",
+                "figure": {"u": 0.8},
+                "threshold": "≥ 0.5",
+                "passed": True,
+            },
+            {
+                "key": "c4",
+                "criterion": "ablate",
+                "figure": {"cut": -1.0},
+                "threshold": "≥ 80%",
+                "passed": False,
+            },
         ],
         "passed": 1,
         "graded": 2,
