@@ -31,6 +31,8 @@ SHARE = 0.20
 """Boundaries the single reader fires on (joint: each reader half of it)."""
 P_FIRE = 0.9
 P_REFLEX = 0.12
+KAPPA = 10.0
+"""Boundary gate strength of the readers (the read-out's noise at boundaries is ≈ 0.05)."""
 N_CALIBRATION = 48
 """Calibration traces used (a forward pass of 135M over more is minutes on a busy 2-core CPU)."""
 
@@ -138,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
             neurons = []
             for _, u, theta, gain, _ in parts:
                 neurons += build.reader_neurons(
-                    u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down
+                    u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down, kappa=KAPPA
                 )
             return {"layer": LAYER, "neurons": neurons}
 
