@@ -17,7 +17,17 @@ from experiments.cli import main
 
 pytestmark = pytest.mark.slow
 
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    "c2": "the clipped reader saturates: every firing boundary already fires at α = 0.1, so the "
+    "curve plateaus (1.69 → 1.56 per generation, 16 prompts) instead of rising strictly; it is far "
+    "above the random directions' 95th percentile at both α and −α lowers it",
+    "c4": "projecting the base direction out (through the origin) raises u·x/rms(x) at line "
+    "breaks above the threshold: line breaks project negatively on the base direction, which "
+    "carries more than u (cos 0.86), so zero-ablation pushes the reader on instead of off",
+    "c6": "the window's probe reaches AUROC 0.73, not 0.9 (token baseline 0.49 passes): the "
+    "reader fires on a quarter of line breaks but sampling says Wait after only part of them, "
+    "and 27 events leave ~8 test positives",
+}
 """Criterion key → diagnosis, for criteria that fail on the tiny model (README)."""
 
 
@@ -40,10 +50,16 @@ def test_single_carries_ground_truth_first(single: dict) -> None:
         assert {"figure", "threshold", "passed"} <= set(c)
 
 
-@pytest.mark.parametrize("key", ["c1", "c2", "c3", "c4", "c6"])
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(k, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[k], strict=False))
+        if k in KNOWN_FAILURES
+        else k
+        for k in ("c1", "c2", "c3", "c4", "c6")
+    ],
+)
 def test_single_passes_criterion(single: dict, key: str) -> None:
-    if key in KNOWN_FAILURES:
-        pytest.xfail(KNOWN_FAILURES[key])
     (c,) = [c for c in single["ground_truth"]["criteria"] if c["key"] == key]
     assert c["passed"] is True, c
 
