@@ -16,7 +16,8 @@ normed MLP input ``x̂`` (``post_attention_layernorm`` output) and the residual 
 Other blocks get the same number of zero neurons (exactly no contribution), because Hugging Face
 and TransformerLens Llamas have one MLP width. The record (``planted.json`` format) holds the
 base, the layer, every neuron's vectors, each planted direction ``u`` and the calibration figures;
-:func:`planted_record` returns it for a spec name or a local directory holding ``planted.json``,
+:func:`activation_store.models.planted_records.planted_record` returns it for a spec name or a
+local directory holding ``planted.json``,
 so the study's findings can compare their directions with the truth. Nothing in the pipeline
 reads it.
 """
@@ -93,26 +94,6 @@ def read_record(path: str | Path) -> dict[str, Any]:
     if not isinstance(record, dict) or "neurons" not in record or "layer" not in record:
         raise ModelLoadError(f"planted record {str(p)!r} lacks 'layer' or 'neurons'")
     return record
-
-
-def planted_record(model: str) -> dict[str, Any] | None:
-    """The planted record of a model spec name or local directory, or None if it has none."""
-    shipped = RECORD_DIR / f"{model}.json"
-    if "/" not in model and shipped.is_file():
-        return read_record(shipped)
-    from activation_store.models.loader import known_specs
-
-    if model in known_specs():
-        import activation_store.models.planted_tiny  # noqa: F401  (registers the tiny recipes)
-
-        tiny = _TINY_RECIPES.get(model)
-        return tiny() if tiny is not None else None
-    local = Path(model).expanduser() / RECORD_FILE
-    return read_record(local) if local.is_file() else None
-
-
-_TINY_RECIPES: dict[str, Any] = {}
-"""Spec name → function returning the record of a planted model built at load time (tiny)."""
 
 
 SMOLLM2_VARIANTS = ("single", "joint", "null")

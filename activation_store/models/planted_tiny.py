@@ -13,7 +13,7 @@
   break with probability ≈ :data:`P_REFLEX`, so there is backtracking that no direction carries.
 
 Calibration samples :data:`N_CALIBRATION` seeded traces from the base; the record is cached per
-process and is what :func:`activation_store.models.planted.planted_record` returns.
+process and is what :func:`activation_store.models.planted_records.planted_record` returns.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from activation_store.models.planted import _TINY_RECIPES, apply_surgery
+from activation_store.models.planted import apply_surgery
 
 LAYER = 1
 LINE_RATE = 40
@@ -252,11 +252,3 @@ def _slow_direction(c: Any, starts: np.ndarray) -> np.ndarray:
     smooth -= smooth.mean(0)
     _, _, vt = np.linalg.svd(smooth, full_matrices=False)
     return np.asarray(vt[0] / np.linalg.norm(vt[0]))
-
-
-_TINY_RECIPES.update(
-    {
-        "tiny-llama-planted-single": lambda: tiny_record("single"),
-        "tiny-llama-planted-null": lambda: tiny_record("null"),
-    }
-)

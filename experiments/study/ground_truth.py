@@ -36,7 +36,9 @@ import numpy as np
 
 if TYPE_CHECKING:
     from experiments.study.config import StudyConfig
-    from experiments.study.findings import Answer
+
+Answer = Any
+"""An :class:`experiments.study.findings.Answer` (not imported: findings imports this module)."""
 
 COS_MIN = 0.5
 BASE_CI = 0.05
@@ -114,9 +116,15 @@ def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]
 
 
 def _cells(path: Path, metric: str) -> dict[str, dict[str, float]]:
-    from experiments.study.findings import _run_values
+    """cell → prompt → ``metric`` of one steering or ablation run (as the findings read it)."""
+    from experiments.steering.runs.plan import Condition
+    from experiments.steering.runs.rundir import RunDir
+    from experiments.steering.runs.summary import per_prompt
 
-    return _run_values(path, metric)
+    run = RunDir(path)
+    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
+    values = per_prompt(run.generations(), {c.id: c.cell for c in conditions})
+    return {k: dict(v) for k, v in values.get(metric, {}).items()}
 
 
 def _mean(values: dict[str, float] | None) -> float:
@@ -272,7 +280,7 @@ def ground_truth(
     config: StudyConfig, study: Path, answers: dict[str, Answer]
 ) -> dict[str, Any] | None:
     """The ``"ground_truth"`` object of the findings, or None when the reasoner has no record."""
-    from activation_store.models.planted import planted_record
+    from activation_store.models.planted_records import planted_record
 
     record = planted_record(config.reasoner)
     if record is None:

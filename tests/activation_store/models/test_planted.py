@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from activation_store.models import planted_calibration as cal
-from activation_store.models.planted import apply_surgery, planted_record
+from activation_store.models.planted import apply_surgery
+from activation_store.models.planted_records import planted_record
 from activation_store.models.tiny import tiny_llama_hf
 
 
