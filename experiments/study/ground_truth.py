@@ -108,11 +108,40 @@ def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]
         f"≥ {COS_MIN} for every planted direction",
         passed,
         at_offset0=figure_off0,
+        at_offset_minus1=figure_m1,
         per_seed=per_seed,
         random_expectation=float(math.sqrt(2 / math.pi / len(next(iter(us.values())))))
         if us
         else None,
     )
+
+
+def _offset_minus1(store_path: Path, config: StudyConfig) -> np.ndarray | None:
+    """The base difference-of-means direction at offset −1 (the token before each backtracking
+    sentence, where a boundary reader reads), derived from the study's store by the same library
+    call as ``backtrack directions``; None when the store is gone (committed results)."""
+    if not store_path.is_file():
+        return None
+    import warnings
+
+    from activation_store.reader import ActivationStore
+    from probes.config import DirectionConfig
+    from probes.diff_of_means import derive_directions
+
+    cfg = DirectionConfig(
+        models=("base",),
+        hooks=(config.steer_hook,),
+        offsets=(-1,),
+        n_random=0,
+        token_baselines=False,
+        logit_lens=False,
+        min_events=1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dirs = derive_directions(ActivationStore(store_path), cfg)
+    dom = [d for d in dirs if d.name.endswith("_dom")]
+    return dom[0].vector.float().numpy() if dom else None
 
 
 def _cells(path: Path, metric: str) -> dict[str, dict[str, float]]:
