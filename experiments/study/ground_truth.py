@@ -95,8 +95,14 @@ def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]
         for label, u in us.items():
             row[label] = float(_unit(dom) @ u) if dom is not None else math.nan
             row[f"{label}@offset0"] = float(_unit(off0) @ u) if off0 is not None else math.nan
+        m1 = _offset_minus1(study / f"seed{seed}" / "store.h5", config)
+        for label, u in us.items():
+            row[f"{label}@offset-1"] = float(_unit(m1) @ u) if m1 is not None else math.nan
         per_seed.append(row)
     figure = {label: float(np.nanmean([abs(r[label]) for r in per_seed])) for label in us}
+    figure_m1 = {
+        label: float(np.nanmean([abs(r[f"{label}@offset-1"]) for r in per_seed])) for label in us
+    }
     figure_off0 = {
         label: float(np.nanmean([abs(r[f"{label}@offset0"]) for r in per_seed])) for label in us
     }
