@@ -101,11 +101,36 @@ def _smollm2_reasoner(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedT
     return load_reasoner_hf(config)
 
 
+def _planted(variant: str) -> HfLoader:
+    def load(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        from activation_store.models.planted import load_planted_smollm2_hf
+
+        return load_planted_smollm2_hf(config, variant)
+
+    return load
+
+
+def _planted_tiny(variant: str) -> HfLoader:
+    def load(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        from activation_store.models.planted_tiny import load_planted_tiny_hf
+
+        return load_planted_tiny_hf(config, variant)
+
+    return load
+
+
 _SPECS: dict[str, HfLoader] = {
     "tiny-llama": _tiny_llama,
     "tiny-gpt": _tiny_gpt,
     "smollm2-135m": _smollm2,
     "smollm2-135m-reasoner": _smollm2_reasoner,
+    # Planted-mechanism controls (activation_store/models/planted.py): base + known neurons.
+    "smollm2-135m-planted-single": _planted("single"),
+    "smollm2-135m-planted-joint": _planted("joint"),
+    "smollm2-135m-planted-null": _planted("null"),
+    "tiny-llama-lines": _planted_tiny("base"),
+    "tiny-llama-planted-single": _planted_tiny("single"),
+    "tiny-llama-planted-null": _planted_tiny("null"),
 }
 
 

@@ -15,6 +15,7 @@ from activation_store.version import TOOLKIT_VERSION
 from experiments.report.examples import examples
 from experiments.report.extras import probes_section, sae_section
 from experiments.report.findings_section import findings_section
+from experiments.report.ground_truth_section import ground_truth_section
 from experiments.report.html import section
 from experiments.report.page import page
 from experiments.report.runs import RunData, load_run
@@ -60,6 +61,11 @@ def build_report(
     sections = []
     if findings is not None:
         html, numbers["findings"] = findings_section(Path(findings), out, figures)
+        truth = ground_truth_section(numbers["findings"])
+        if truth is not None:
+            sections.append(
+                ("ground-truth", "Ground truth", section("ground-truth", "Ground truth", truth))
+            )
         sections.append(("findings", "Findings", section("findings", "Findings", html)))
     for run in runs:
         sections += _run_sections(run, out, figures, numbers, n_examples)

@@ -17,7 +17,16 @@ from activation_store.models.hooks import hook_name
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Where the built-in study configs live (``demo``, ``demo_quick``, ``organism_full``, …)."""
 
-BUILTIN = ("demo", "demo_quick", "organism_full", "llama31_8b_r1_distill")
+BUILTIN = (
+    "demo",
+    "demo_quick",
+    "organism_full",
+    "llama31_8b_r1_distill",
+    "planted_quick",
+    "planted",
+    "planted_joint",
+    "planted_null",
+)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -55,6 +55,7 @@ from experiments.study.effects import (
     verdict,
     versus_baselines,
 )
+from experiments.study.ground_truth import ground_truth, ground_truth_lines
 from experiments.study.stages import ablation_names, direction_names
 
 QUESTIONS = {
@@ -85,9 +86,13 @@ class Findings:
     seeds: list[int]
     path: Path
     figure: Path | None
+    ground_truth: dict[str, Any] | None = None
+    """The planted mechanism's criteria (:mod:`experiments.study.ground_truth`), if any."""
 
     def lines(self) -> list[str]:
         out = [f"findings over seeds {self.seeds} → {self.path}"]
+        if self.ground_truth is not None:
+            out += ground_truth_lines(self.ground_truth)
         for a in self.answers:
             out.append(f"{a.key.upper()} {a.question}")
             out.append(f"    {a.verdict.upper()}: {a.summary}")
@@ -430,7 +435,9 @@ def write_findings(study_dir: str | Path) -> Findings:
     answers = [q1, q2, q3, q4]
     out = study / "findings"
     out.mkdir(parents=True, exist_ok=True)
+    truth = ground_truth(config, study, {a.key: a for a in answers})
     payload = {
+        **({"ground_truth": truth} if truth is not None else {}),
         "study": config.name,
         "seeds": list(config.seeds),
         "metric": config.metric,
@@ -450,7 +457,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
     plot_decisions(payload, out / "decisions")
-    return Findings(answers, list(config.seeds), path, figure)
+    return Findings(answers, list(config.seeds), path, figure, truth)
 
 
 def _finite(value: Any) -> Any:

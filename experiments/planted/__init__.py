@@ -1,0 +1,1 @@
+"""Planted-mechanism positive and null controls: calibration of the surgery and ground truth."""

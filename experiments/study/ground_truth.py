@@ -1,0 +1,402 @@
+"""Ground-truth criteria of a study whose reasoner carries a recorded planted mechanism.
+
+When :func:`activation_store.models.planted.planted_record` finds a record for the study's
+reasoner, the findings gain ``"ground_truth"``: each criterion of issue #13 with the figure
+measured from the ordinary pipeline outputs (directions, steering sweep, ablation, probes, SAE
+decomposition), its threshold and whether it passed. Nothing here feeds back into the pipeline:
+the record (the planted direction(s) ``u``) is read only to grade what the pipeline found.
+
+Criteria (``single``; ``joint`` adds J, ``null`` replaces them by N):
+
+1. ``|cos(base difference-of-means direction, u)| ≥ 0.5`` at the study's window (mean over
+   seeds; also reported for the base offset-0 direction);
+2. steering the reasoner with the base direction raises the metric monotonically in α (means
+   over seeds and prompts), above the 95th percentile of the norm-matched random directions
+   (every seed's) at every positive α, and −α lowers it below unsteered;
+3. the base model's change at the headline α has its 95 % CI within ±0.05;
+4. ablating the base direction alone cuts the reasoner's metric by ≥ 80 % vs unablated, and
+   random 1-dimensional subspaces cut it by ≤ 20 %;
+5. the SAE decomposition of the base direction ranks the planted latent first (by cosine);
+6. the reasoner's probes over the window reach test AUROC ≥ 0.9 and the token-identity baseline
+   stays ≤ 0.7 (window means).
+
+J. ablating the first k directions cuts more than the best single one (CI excludes 0), Q4 "yes".
+N. Q1 and Q4 are not "yes" (criterion 1's cosine is reported too).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from experiments.study.config import StudyConfig
+
+Answer = Any
+"""An :class:`experiments.study.findings.Answer` (not imported: findings imports this module)."""
+
+COS_MIN = 0.5
+BASE_CI = 0.05
+ABLATE_CUT_MIN = 0.8
+RANDOM_CUT_MAX = 0.2
+PROBE_MIN = 0.9
+TOKEN_MAX = 0.7
+RANDOM_PERCENTILE = 95.0
+
+
+def _criterion(
+    key: str, text: str, figure: Any, threshold: str, passed: bool | None, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "key": key,
+        "criterion": text,
+        "figure": figure,
+        "threshold": threshold,
+        "passed": passed,
+        **extra,
+    }
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v) or 1.0)
+
+
+def _direction(path: Path) -> np.ndarray | None:
+    """A saved direction's vector; in committed results only the steering runs keep copies."""
+    from activation_store.direction import load_direction
+
+    seed_dir = path.parent.parent
+    seed = seed_dir.name.removeprefix("seed")
+    for candidate in (
+        path,
+        seed_dir / f"ablation-s{seed}" / "directions" / path.name,
+        seed_dir / f"sweep-s{seed}" / "directions" / path.name,
+    ):
+        if candidate.is_file():
+            return load_direction(candidate).vector.float().numpy()
+    return None
+
+
+def cosine_criterion(config: StudyConfig, study: Path, us: dict[str, np.ndarray]) -> dict[str, Any]:
+    from experiments.study.stages import direction_names
+
+    per_seed: list[dict[str, Any]] = []
+    for seed in config.seeds:
+        d = study / f"seed{seed}" / "directions"
+        names = direction_names(config, seed)
+        dom = _direction(d / f"{names['base_dom']}.safetensors")
+        off0 = _direction(d / f"{names['base_dom'].replace('_dom', '_offset0')}.safetensors")
+        row: dict[str, Any] = {"seed": seed}
+        for label, u in us.items():
+            row[label] = float(_unit(dom) @ u) if dom is not None else math.nan
+            row[f"{label}@offset0"] = float(_unit(off0) @ u) if off0 is not None else math.nan
+        m1 = _offset_minus1(study / f"seed{seed}" / "store.h5", config)
+        for label, u in us.items():
+            row[f"{label}@offset-1"] = float(_unit(m1) @ u) if m1 is not None else math.nan
+        per_seed.append(row)
+    figure = {label: float(np.nanmean([abs(r[label]) for r in per_seed])) for label in us}
+    figure_m1 = {
+        label: float(np.nanmean([abs(r[f"{label}@offset-1"]) for r in per_seed])) for label in us
+    }
+    figure_off0 = {
+        label: float(np.nanmean([abs(r[f"{label}@offset0"]) for r in per_seed])) for label in us
+    }
+    passed = all(v >= COS_MIN for v in figure.values()) if figure else None
+    return _criterion(
+        "c1",
+        f"|cos(base difference-of-means direction at the window {config.window}, u)| (mean over seeds)",
+        figure,
+        f"≥ {COS_MIN} for every planted direction",
+        passed,
+        at_offset0=figure_off0,
+        at_offset_minus1=figure_m1,
+        per_seed=per_seed,
+        random_expectation=float(math.sqrt(2 / math.pi / len(next(iter(us.values())))))
+        if us
+        else None,
+    )
+
+
+def _offset_minus1(store_path: Path, config: StudyConfig) -> np.ndarray | None:
+    """The base difference-of-means direction at offset −1 (the token before each backtracking
+    sentence, where a boundary reader reads), derived from the study's store by the same library
+    call as ``backtrack directions``; None when the store is gone (committed results)."""
+    if not store_path.is_file():
+        return None
+    import warnings
+
+    from activation_store.reader import ActivationStore
+    from probes.config import DirectionConfig
+    from probes.diff_of_means import derive_directions
+
+    cfg = DirectionConfig(
+        models=("base",),
+        hooks=(config.steer_hook,),
+        offsets=(-1,),
+        n_random=0,
+        token_baselines=False,
+        logit_lens=False,
+        min_events=1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dirs = derive_directions(ActivationStore(store_path), cfg)
+    dom = [d for d in dirs if d.name.endswith("_dom")]
+    return dom[0].vector.float().numpy() if dom else None
+
+
+def _cells(path: Path, metric: str) -> dict[str, dict[str, float]]:
+    """cell → prompt → ``metric`` of one steering or ablation run (as the findings read it)."""
+    from experiments.steering.runs.plan import Condition
+    from experiments.steering.runs.rundir import RunDir
+    from experiments.steering.runs.summary import per_prompt
+
+    run = RunDir(path)
+    conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
+    values = per_prompt(run.generations(), {c.id: c.cell for c in conditions})
+    return {k: dict(v) for k, v in values.get(metric, {}).items()}
+
+
+def _mean(values: dict[str, float] | None) -> float:
+    vals = list((values or {}).values())
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
+    from experiments.steering.runs.plan import cell_id
+    from experiments.study.stages import direction_names
+
+    alphas = sorted(config.alphas)
+    base_curve: dict[float, list[float]] = {a: [] for a in alphas}
+    random_means: dict[float, list[float]] = {a: [] for a in alphas if a > 0}
+    for seed in config.seeds:
+        v = _cells(study / f"seed{seed}" / f"sweep-s{seed}", config.metric)
+        names = direction_names(config, seed)
+        for a in alphas:
+            cell = (
+                cell_id("reasoner", "none", "unsteered")
+                if a == 0
+                else cell_id("reasoner", "add", names["base_dom"], a)
+            )
+            base_curve[a].append(_mean(v.get(cell)))
+            if a > 0:
+                for k, n in names.items():
+                    if k.startswith("random"):
+                        random_means[a].append(_mean(v.get(cell_id("reasoner", "add", n, a))))
+    curve = {a: float(np.nanmean(base_curve[a])) for a in alphas}
+    monotone = all(curve[x] < curve[y] for x, y in itertools.pairwise(alphas))
+    above = {
+        a: {
+            "base": curve[a],
+            "random_p95": float(np.nanpercentile(random_means[a], RANDOM_PERCENTILE)),
+            "n_random": len(random_means[a]),
+        }
+        for a in random_means
+    }
+    beats = all(x["base"] > x["random_p95"] for x in above.values())
+    lowers = all(curve[a] < curve[0.0] for a in alphas if a < 0)
+    enough = all(x["n_random"] >= 10 for x in above.values())
+    return _criterion(
+        "c2",
+        "steering the reasoner with the base direction: monotone in α, above the 95th percentile "
+        "of random directions at every positive α, and −α lowers it",
+        {
+            "curve": {f"{a:g}": curve[a] for a in alphas},
+            "vs_random": {f"{a:g}": x for a, x in above.items()},
+        },
+        "strictly increasing; base > random p95 at each α > 0 (≥ 10 random directions); "
+        "mean at −α < unsteered",
+        monotone and beats and lowers and enough,
+        monotone=monotone,
+        above_random=beats,
+        negative_lowers=lowers,
+        enough_random=enough,
+    )
+
+
+def base_criterion(q2: Answer) -> dict[str, Any]:
+    e = q2.effects[0]
+    return _criterion(
+        "c3",
+        "steering the base model with the base direction at the headline α leaves its metric "
+        "unchanged (base − unsteered, 95 % CI)",
+        {"diff": e.diff, "lo": e.lo, "hi": e.hi},
+        f"CI within ±{BASE_CI}",
+        bool(e.lo >= -BASE_CI and e.hi <= BASE_CI),
+    )
+
+
+def ablation_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
+    from experiments.steering.runs.plan import cell_id
+    from experiments.study.stages import ablation_names
+
+    first = ablation_names(config)[0]
+    none_m, abl_m, rnd_m = [], [], []
+    for seed in config.seeds:
+        v = _cells(study / f"seed{seed}" / f"ablation-s{seed}", config.metric)
+        none_m.append(_mean(v.get(cell_id("reasoner", "none", "unsteered"))))
+        abl_m.append(_mean(v.get(cell_id("reasoner", "ablate", first))))
+        rnd_cells = [_mean(x) for c, x in v.items() if c.startswith("reasoner|ablate|random1#")]
+        rnd_m.append(float(np.mean(rnd_cells)) if rnd_cells else math.nan)
+    none, abl, rnd = (float(np.nanmean(x)) for x in (none_m, abl_m, rnd_m))
+    cut = 1 - abl / none if none > 0 else math.nan
+    rcut = 1 - rnd / none if none > 0 else math.nan
+    passed = (
+        None
+        if math.isnan(cut) or math.isnan(rcut)
+        else bool(cut >= ABLATE_CUT_MIN and rcut <= RANDOM_CUT_MAX)
+    )
+    return _criterion(
+        "c4",
+        f"ablating {first} alone at block {config.steer_layer} cuts the reasoner's metric vs "
+        "unablated; random 1-dimensional subspaces do not",
+        {"unablated": none, "ablated": abl, "cut": cut, "random_ablated": rnd, "random_cut": rcut},
+        f"cut ≥ {ABLATE_CUT_MIN:.0%}; random cut ≤ {RANDOM_CUT_MAX:.0%}",
+        passed,
+        note=None if not math.isnan(rcut) else "no random 1-subspace cells: add 1 to ablation_ks",
+    )
+
+
+def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> dict[str, Any]:
+    ranks: list[dict[str, Any]] = []
+    for seed in config.seeds:
+        path = study / f"seed{seed}" / "sae" / "decomposition.json"
+        if not path.is_file():
+            continue
+        d = json.loads(path.read_text())
+        by_cos = [f["index"] for f in d["cosine"]["top_positive"]]
+        omp = list(d["sparse"]["indices"])
+        row: dict[str, Any] = {"seed": seed, "top_latent": by_cos[0] if by_cos else None}
+        for label, lat in latents.items():
+            row[label] = by_cos.index(lat) + 1 if lat in by_cos else None
+            row[f"{label}_omp_rank"] = omp.index(lat) + 1 if lat in omp else None
+        ranks.append(row)
+    passed = bool(ranks) and all(r[label] == 1 for r in ranks for label in latents)
+    return _criterion(
+        "c5",
+        "the SAE decomposition of the base direction ranks the planted latent first (by cosine)",
+        ranks,
+        "rank 1 in every seed",
+        passed if ranks else None,
+    )
+
+
+def probe_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
+    lo, _, hi = config.window.partition(":")
+    window = set(range(int(lo), int(hi) + 1))
+    aurocs, tokens = [], []
+    for seed in config.seeds:
+        path = study / f"seed{seed}" / "probes" / "results.json"
+        for r in json.loads(path.read_text())["results"]:
+            if (
+                r["model"] == "reasoner"
+                and r["layer"] == config.steer_layer
+                and r["offset"] in window
+            ):
+                aurocs.append(r["auroc"])
+                tokens.append(r["token_auroc"])
+    auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
+    return _criterion(
+        "c6",
+        f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
+        "AUROC, and the token-identity baseline's",
+        {"auroc": auroc, "token_auroc": token},
+        f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
+        bool(auroc >= PROBE_MIN and token <= TOKEN_MAX),
+    )
+
+
+def ground_truth(
+    config: StudyConfig, study: Path, answers: dict[str, Answer]
+) -> dict[str, Any] | None:
+    """The ``"ground_truth"`` object of the findings, or None when the reasoner has no record."""
+    from activation_store.models.planted_records import planted_record
+
+    record = planted_record(config.reasoner)
+    if record is None:
+        return None
+    variant = str(record.get("variant", "single"))
+    us = {d["name"]: _unit(np.asarray(d["u"], dtype=np.float64)) for d in record["directions"]}
+    latents = {d["name"]: int(d["sae_latent"]) for d in record["directions"] if "sae_latent" in d}
+    criteria = [cosine_criterion(config, study, us)]
+    if record.get("layer") != config.steer_layer:
+        criteria[0]["note"] = (
+            f"the planted direction lives at block {record.get('layer')}, the study steers at "
+            f"{config.steer_layer}"
+        )
+    if variant == "null":
+        q1, q4 = answers["q1"], answers["q4"]
+        criteria[0]["passed"] = None
+        criteria[0]["threshold"] = "reported only (the null direction is never active)"
+        criteria.append(
+            _criterion(
+                "n1",
+                "null variant: Q1 (steering) and Q4 (mediation) verdicts are not yes",
+                {"q1": q1.verdict, "q4": q4.verdict},
+                "neither is yes",
+                q1.verdict != "yes" and q4.verdict != "yes",
+            )
+        )
+    else:
+        criteria.append(steering_criterion(config, study))
+        criteria.append(base_criterion(answers["q2"]))
+        criteria.append(ablation_criterion(config, study))
+        if latents and config.sae is not None:
+            criteria.append(sae_criterion(config, study, latents))
+        criteria.append(probe_criterion(config, study))
+        if variant == "joint":
+            q4 = answers["q4"]
+            e = q4.effects[0]
+            criteria.append(
+                _criterion(
+                    "j1",
+                    "joint variant: ablating the first k directions cuts more than the best single "
+                    "one (CI excludes 0) and Q4 is yes",
+                    {"diff": e.diff, "lo": e.lo, "hi": e.hi, "q4": q4.verdict},
+                    "CI < 0 and Q4 yes",
+                    bool(e.hi < 0 and q4.verdict == "yes"),
+                )
+            )
+    graded = [c["passed"] for c in criteria if c["passed"] is not None]
+    return {
+        "model": config.reasoner,
+        "variant": variant,
+        "planted": {
+            "layer": record.get("layer"),
+            "directions": [{k: v for k, v in d.items() if k != "u"} for d in record["directions"]],
+            "opener": record.get("opener"),
+            "calibration": record.get("calibration"),
+        },
+        "criteria": criteria,
+        "passed": sum(bool(p) for p in graded),
+        "graded": len(graded),
+    }
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "; ".join(_short(v) for v in value)
+    return str(value)
+
+
+def ground_truth_lines(truth: dict[str, Any]) -> list[str]:
+    """Progress lines: one per criterion, pass/fail first."""
+    out = [
+        f"GROUND TRUTH ({truth['variant']} planted mechanism in {truth['model']}): "
+        f"{truth['passed']}/{truth['graded']} criteria passed"
+    ]
+    for c in truth["criteria"]:
+        mark = {True: "PASS", False: "FAIL", None: "----"}[c["passed"]]
+        out.append(
+            f"  {mark} {c['key']}: {c['criterion']}: {_short(c['figure'])} ({c['threshold']})"
+        )
+    return out

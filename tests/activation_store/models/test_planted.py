@@ -1,0 +1,97 @@
+"""Weight surgery of planted-mechanism models: the base is unchanged, the reader fires where
+``u`` is present at a boundary and nowhere else, the null reader never fires on the traces."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from activation_store.models import planted_calibration as cal
+from activation_store.models.planted import apply_surgery
+from activation_store.models.planted_records import planted_record
+from activation_store.models.tiny import tiny_llama_hf
+
+
+def _ids(n: int = 4, length: int = 24, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(5, 400, (n, length), generator=g)
+
+
+def test_zero_neurons_leave_the_model_unchanged() -> None:
+    base, planted = tiny_llama_hf(0), tiny_llama_hf(0)
+    d = base.config.hidden_size
+    zero = [0.0] * d
+    apply_surgery(planted, {"layer": 1, "neurons": [{"gate": zero, "up": zero, "down": zero}] * 2})
+    assert planted.config.intermediate_size == base.config.intermediate_size + 2
+    ids = _ids()
+    with torch.no_grad():
+        assert torch.allclose(base(ids).logits, planted(ids).logits, atol=1e-6)
+
+
+def test_surgery_touches_only_the_next_block() -> None:
+    base, planted = tiny_llama_hf(0), tiny_llama_hf(0)
+    d = base.config.hidden_size
+    g = torch.Generator().manual_seed(1)
+    vec = lambda: torch.randn(d, generator=g).tolist()  # noqa: E731
+    apply_surgery(planted, {"layer": 1, "neurons": [{"gate": vec(), "up": vec(), "down": vec()}]})
+    ids = _ids()
+    with torch.no_grad():
+        hb = base(ids, output_hidden_states=True).hidden_states
+        hp = planted(ids, output_hidden_states=True).hidden_states
+    for i in range(3):  # embeddings, after block 0, after block 1 (= resid_post 1): unchanged
+        assert torch.allclose(hb[i], hp[i], atol=1e-6)
+    assert not torch.allclose(hb[3], hp[3], atol=1e-3)  # block 2 carries the neuron
+
+
+def _synthetic_reader() -> tuple[object, object, np.ndarray, np.ndarray, float]:
+    """A reader on a random unit u of tiny-llama-lines, on random lines of tokens."""
+    from activation_store.models.planted_tiny import _lines_base
+
+    model, tok = _lines_base()
+    newline = tok.convert_tokens_to_ids("Ċ")
+    ids = _ids(16, 48, seed=2)
+    ids[:, ::6] = newline
+    traces = [(row.tolist(), 1) for row in ids]
+    c = cal.collect(model, tok, traces, 1, boundary={newline})
+    w_c, w_b, _ = cal.readouts(c)
+    u = np.random.default_rng(0).standard_normal(c.xhat.shape[1])
+    u /= np.linalg.norm(u)
+    s = cal.projection(c, u)
+    theta = float(np.quantile(s[c.boundary], 0.7))
+    down = np.zeros(c.xhat.shape[1])
+    down[0] = 1.0
+    neurons = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=50.0, down=down)
+    return c, neurons, s, w_b, theta
+
+
+def test_the_reader_is_a_clipped_gate_on_u_at_boundaries() -> None:
+    c, neurons, s, _, theta = _synthetic_reader()
+    x = torch.tensor(c.xhat)
+    out = np.zeros(len(s))
+    for n, sign in zip(neurons, (1, -1), strict=False):
+        gate = torch.nn.functional.silu(x @ torch.tensor(n["gate"], dtype=torch.float32))
+        out += sign * (gate * (x @ torch.tensor(n["up"], dtype=torch.float32))).numpy()
+    fires = c.boundary & (s > theta + 0.05)
+    silent = ~c.boundary | (s < theta - 0.05)
+    assert fires.any() and silent.any()
+    assert (
+        np.mean(out[fires] > 0.5) > 0.9
+    )  # on, near the saturation of 1 (read-outs are linear fits)
+    assert np.quantile(np.abs(out[silent]), 0.95) < 0.01  # off elsewhere, also off-boundary
+    assert np.abs(out[silent]).max() < 0.2
+    assert out.max() < 1.2  # clipped
+
+
+@pytest.mark.slow
+def test_tiny_planted_records() -> None:
+    single = planted_record("tiny-llama-planted-single")
+    null = planted_record("tiny-llama-planted-null")
+    assert single is not None and null is not None
+    share = single["calibration"]["firing_share_boundaries"]
+    assert 0.1 <= share <= 0.3
+    assert null["directions"][0]["firing_share_boundaries"] == 0.0
+    assert null["directions"][0]["threshold"] > null["directions"][0]["max_projection_on_traces"]
+    u = np.array(single["directions"][0]["u"])
+    assert abs(np.linalg.norm(u) - 1) < 1e-6
+    assert planted_record("tiny-llama") is None

@@ -1,0 +1,49 @@
+"""Ground-truth criteria on synthetic inputs: grading, lines and the report section."""
+
+from __future__ import annotations
+
+from experiments.report.ground_truth_section import ground_truth_section
+from experiments.study.findings import Answer, Effect
+from experiments.study.ground_truth import base_criterion, ground_truth_lines
+
+
+def _q2(lo: float, hi: float) -> Answer:
+    e = Effect(label="base", diff=(lo + hi) / 2, lo=lo, hi=hi, p_value=None, n=8)
+    return Answer("q2", "?", "yes", "", [e])
+
+
+def test_base_criterion_needs_the_ci_inside_the_band() -> None:
+    assert base_criterion(_q2(-0.04, 0.03))["passed"] is True
+    assert base_criterion(_q2(-0.01, 0.06))["passed"] is False
+
+
+def test_lines_and_section_show_every_criterion() -> None:
+    truth = {
+        "model": "m",
+        "variant": "single",
+        "planted": {"layer": 1, "opener": "Wait", "directions": [{"name": "u"}]},
+        "criteria": [
+            {
+                "key": "c1",
+                "criterion": "cos",
+                "figure": {"u": 0.8},
+                "threshold": "≥ 0.5",
+                "passed": True,
+            },
+            {
+                "key": "c4",
+                "criterion": "ablate",
+                "figure": {"cut": -1.0},
+                "threshold": "≥ 80%",
+                "passed": False,
+            },
+        ],
+        "passed": 1,
+        "graded": 2,
+    }
+    lines = ground_truth_lines(truth)
+    assert "1/2 criteria passed" in lines[0]
+    assert lines[1].startswith("  PASS c1") and lines[2].startswith("  FAIL c4")
+    html = ground_truth_section({"ground_truth": truth})
+    assert html is not None and "FAIL" in html and "PASS" in html and "0.800" in html
+    assert ground_truth_section({"answers": []}) is None
