@@ -80,6 +80,21 @@ def _unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+class _ExplicitNone:
+    """``none`` given on the command line, told apart from an option not given (whose value a
+    TOML file may supply); the config receives None."""
+
+    def __repr__(self) -> str:
+        return "none"
+
+
+EXPLICIT_NONE: Any = _ExplicitNone()
+
+
+def _none_to_none(value: Any) -> Any:
+    return None if value is EXPLICIT_NONE else value
+
+
 def _parse_list(item_type: type) -> Any:
     def parse(text: str) -> tuple[Any, ...]:
         parts = [p.strip() for p in text.split(",") if p.strip()]
@@ -127,7 +142,9 @@ def add_config_arguments(
             kwargs["type"] = str
         if optional and "type" in kwargs:  # "none" means None (e.g. --sae none skips the SAE)
             inner = kwargs["type"]
-            kwargs["type"] = lambda s, _inner=inner: None if s.lower() == "none" else _inner(s)
+            kwargs["type"] = lambda s, _inner=inner: (
+                EXPLICIT_NONE if s.lower() == "none" else _inner(s)
+            )
         parser.add_argument(flag, default=default, **kwargs)
 
 
@@ -157,7 +174,7 @@ def config_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -
         if f.init and hasattr(args, f.name)
     }
     values.update(overrides)
-    return cls(**values)
+    return cls(**{k: _none_to_none(v) for k, v in values.items()})
 
 
 def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) -> C:
@@ -170,7 +187,8 @@ def load_config(cls: type[C], path: str | Path | None = None, **overrides: Any) 
             raise InputError(f"cannot read config {str(path)!r}: {err.strerror}") from err
         except tomllib.TOMLDecodeError as err:
             raise InputError(f"config {str(path)!r} is not valid TOML: {err}") from err
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    # None: not given (the file's value stands); EXPLICIT_NONE: "none" given, which wins
+    values.update({k: _none_to_none(v) for k, v in overrides.items() if v is not None})
     return config_from_dict(cls, values, where=str(path or "arguments"))
 
 

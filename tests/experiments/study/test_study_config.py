@@ -74,7 +74,12 @@ def test_the_sae_step_can_be_turned_off_in_toml(tmp_path, value: str) -> None:  
 
 
 def test_the_sae_step_can_be_turned_off_on_the_command_line() -> None:
+    """``--sae none`` overrides the TOML's SAE; an option not given leaves it."""
     from experiments.cli import build_parser
+    from experiments.study.cli import _overrides
 
-    args = build_parser().parse_args(["study", "check", "demo_quick", "--sae", "none"])
-    assert args.sae is None
+    parser = build_parser()
+    off = parser.parse_args(["study", "check", "demo_quick", "--sae", "none"])
+    assert load_study_config("demo_quick", **_overrides(off)).sae is None
+    kept = parser.parse_args(["study", "check", "demo_quick"])
+    assert load_study_config("demo_quick", **_overrides(kept)).sae == "smollm2-135m-l10r-8x"
