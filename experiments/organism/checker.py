@@ -80,12 +80,15 @@ def split_sentences(text: str) -> list[str]:
 def template_regex(template: str) -> re.Pattern[str]:
     """Regex of a step template: ``{i}`` captures operand i, ``{value}`` the value."""
     pattern = ""
+    seen: set[str] = set()
     for literal, field, _, _ in string.Formatter().parse(template):
         pattern += re.escape(literal)
         if field is None:
             continue
         name = "value" if field == "value" else f"o{field}"
-        pattern += f"(?P<{name}>{TOKEN}|[?])"
+        # a field shown twice ("{0} + {0}") must be the same text both times
+        pattern += f"(?P={name})" if name in seen else f"(?P<{name}>{TOKEN}|[?])"
+        seen.add(name)
     return re.compile(pattern.rstrip(r"\.") + r"\.?", re.IGNORECASE)
 
 

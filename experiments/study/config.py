@@ -52,6 +52,9 @@ class StudyConfig:
     is steered."""
     n_trace_prompts: int | None = 100
     """Derivation prompts traced per seed (None: all)."""
+    prompt_selection: str = "stratified"
+    """How the traced and steered prompts are chosen from each split: stratified (the same share
+    of every category, seeded) or first (in file order)."""
     trace_max_new_tokens: int = 160
     """Most tokens generated per trace."""
     trace_temperature: float = 0.7
@@ -159,6 +162,7 @@ class StudyConfig:
             (bool(self.ablation_modes) and set(self.ablation_modes) <= {"zero", "mean"}, f"ablation_modes {list(self.ablation_modes)}: choose from zero, mean"),
             ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
+            (self.prompt_selection in ("stratified", "first"), f"prompt_selection {self.prompt_selection!r}: choose stratified or first"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:

@@ -220,7 +220,9 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
 
 
 def base_criterion(q2: Answer) -> dict[str, Any]:
-    e = q2.effects[0]
+    # per generation, as the criterion says: the free-generation effect (the decision-point one,
+    # in log-odds, is reported by Q2 beside it)
+    e = next(x for x in q2.effects if x.label == "base model: base direction − unsteered")
     return _criterion(
         "c3",
         "steering the base model with the base direction at the headline α leaves its metric "

@@ -218,7 +218,12 @@ def _trace_step(
         ("--sampling-seed", str(seed), "--out", out),
         (
             _model(config, config.reasoner),
-            TraceConfig(prompts=config.prompts, split=split, limit=limit),  # type: ignore[arg-type]
+            TraceConfig(
+                prompts=config.prompts,
+                split=split,  # type: ignore[arg-type]
+                limit=limit,
+                selection=config.prompt_selection,  # type: ignore[arg-type]
+            ),
             GenerationConfig(
                 max_new_tokens=config.trace_max_new_tokens,
                 temperature=config.trace_temperature,
@@ -315,6 +320,7 @@ def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
         "prompts": config.prompts,
         "split": "evaluation",
         "n_prompts": config.n_steer_prompts,
+        "prompt_selection": config.prompt_selection,
         "max_new_tokens": config.steer_max_new_tokens,
         "temperature": config.steer_temperature,
         "seeds": (seed,),

@@ -63,3 +63,11 @@ def test_sentence_split_and_answer_extraction() -> None:
     assert extract_answer("The answer is yes") == "yes"
     assert extract_answer("so 7 then 9") == 9
     assert extract_answer("nothing here") is None
+
+
+def test_a_template_showing_an_operand_twice_matches_the_same_text_twice() -> None:
+    from experiments.organism.checker import template_regex
+
+    pattern = template_regex("Double {0}: {0} + {0} = {value}.")
+    assert pattern.fullmatch("Double 3: 3 + 3 = 6.")
+    assert not pattern.fullmatch("Double 3: 3 + 4 = 6.")

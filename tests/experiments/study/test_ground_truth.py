@@ -8,8 +8,12 @@ from experiments.study.ground_truth import base_criterion, ground_truth_lines
 
 
 def _q2(lo: float, hi: float) -> Answer:
-    e = Effect(label="base", diff=(lo + hi) / 2, lo=lo, hi=hi, p_value=None, n=8)
-    return Answer("q2", "?", "yes", "", [e])
+    """Q2 as the findings write it: the decision-point effect (log-odds) first, then the
+    per-generation one the criterion grades."""
+    decisions = Effect(label="decision points", diff=3.0, lo=2.0, hi=4.0, p_value=None, n=8)
+    label = "base model: base direction − unsteered"
+    e = Effect(label=label, diff=(lo + hi) / 2, lo=lo, hi=hi, p_value=None, n=8)
+    return Answer("q2", "?", "yes", "", [decisions, e])
 
 
 def test_base_criterion_needs_the_ci_inside_the_band() -> None:
