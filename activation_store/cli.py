@@ -98,10 +98,15 @@ def _cache(args: argparse.Namespace) -> int:
     if world > 1:
         from activation_store.shards import cache_sharded, torch_comm
 
-        comm = torch_comm()
-        result = cache_sharded(
-            loaded, tokens, args.out, cache_cfg, comm, check_disk_space=not args.ignore_disk_space
-        )
+        with torch_comm() as comm:
+            result = cache_sharded(
+                loaded,
+                tokens,
+                args.out,
+                cache_cfg,
+                comm,
+                check_disk_space=not args.ignore_disk_space,
+            )
         print(
             f"rank {comm.rank}/{comm.world}: cached {result.rows_written:,} tokens of "
             f"{result.model_key!r} into {result.path} ({result.tokens_per_s:,.0f} tok/s), "

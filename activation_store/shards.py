@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,27 @@ class Comm:
     """Every rank's object, in rank order, on every rank."""
 
 
-def torch_comm() -> Comm:
-    """A :class:`Comm` over the default ``torch.distributed`` process group (gloo if none yet)."""
+@contextmanager
+def torch_comm() -> Iterator[Comm]:
+    """A :class:`Comm` over the default ``torch.distributed`` process group (gloo if none yet).
+
+    A group made here is destroyed on leaving: a process that exits with a live gloo group can
+    abort in C++ at interpreter teardown ("terminate called without an active exception"), and
+    torchrun then reports the whole run as failed though every shard was written.
+    """
     import torch.distributed as dist
 
-    if not dist.is_initialized():
+    owned = not dist.is_initialized()
+    if owned:
         dist.init_process_group("gloo")
+    try:
+        yield _comm(dist)
+    finally:
+        if owned:
+            dist.destroy_process_group()
+
+
+def _comm(dist: Any) -> Comm:
     rank, world = dist.get_rank(), dist.get_world_size()
 
     def broadcast(obj: Any) -> Any:
