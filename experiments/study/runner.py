@@ -64,10 +64,15 @@ def _check_compatible(state: dict[str, Any], config: StudyConfig, out: Path) -> 
     for step_id, done in state.get("steps", {}).items():
         step = steps.get(step_id)
         if step is None or list(step.argv) != done.get("argv"):
-            key = changed[0]
+            fields = ", ".join(f"{k}={saved.get(k)!r} → {now.get(k)!r}" for k in changed[:3])
+            more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+            was, becomes = done.get("argv", []), [] if step is None else list(step.argv)
+            gone = " ".join(a for a in was if a not in becomes) or "-"
+            added = " ".join(a for a in becomes if a not in was) or "-"
             raise InputError(
-                f"the study in {str(out)!r} finished step {step_id} with {key}="
-                f"{saved.get(key)!r}, now {now.get(key)!r}; pass the same value or use a new --out"
+                f"the study in {str(out)!r} finished step {step_id} with another command "
+                f"(config changed: {fields}{more}; the step's command drops: {gone}; adds: "
+                f"{added}); pass the same values, or use a new --out"
             )
 
 

@@ -70,10 +70,11 @@ def test_interrupt_is_reported(tmp_path: Path) -> None:
 def test_a_change_to_a_finished_step_is_refused_naming_the_field(tmp_path: Path) -> None:
     run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
     changed = StudyConfig(seeds=(0, 1), sae=None, decision_points=False, n_steer_prompts=7)
-    with pytest.raises(
-        InputError, match="finished step seed0/sweep with n_steer_prompts=40, now 7"
-    ):
+    with pytest.raises(InputError) as refused:
         run_study(changed, tmp_path, runner=Recorder(), stream=io.StringIO())
+    message = str(refused.value)
+    assert "finished step seed0/sweep with another command" in message
+    assert "n_steer_prompts=40 → 7" in message and "adds: 7" in message
 
 
 def test_a_change_to_steps_not_yet_run_is_taken(tmp_path: Path) -> None:
