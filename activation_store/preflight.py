@@ -19,6 +19,7 @@ SPEC_SHAPES: dict[str, tuple[int, bool]] = {
     "tiny-gpt": (4, True),
     "smollm2-135m": (30, False),
     "smollm2-135m-reasoner": (30, False),
+    "smollm2-135m-reasoner-v5": (30, False),
 }
 """Built-in spec → (decoder blocks, learned positional embedding); tested against the models."""
 

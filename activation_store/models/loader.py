@@ -101,6 +101,15 @@ def _smollm2_reasoner(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedT
     return load_reasoner_hf(config)
 
 
+def _smollm2_reasoner_version(version: str) -> HfLoader:
+    def load(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+        from activation_store.models.smollm2 import load_reasoner_hf
+
+        return load_reasoner_hf(config, version)
+
+    return load
+
+
 def _planted(variant: str) -> HfLoader:
     def load(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         from activation_store.models.planted import load_planted_smollm2_hf
@@ -124,6 +133,9 @@ _SPECS: dict[str, HfLoader] = {
     "tiny-gpt": _tiny_gpt,
     "smollm2-135m": _smollm2,
     "smollm2-135m-reasoner": _smollm2_reasoner,
+    # The organism before issue #15 (check lines, a template reflex): results computed on it stay
+    # reproducible (activation_store/models/organism_weights/v5/).
+    "smollm2-135m-reasoner-v5": _smollm2_reasoner_version("v5"),
     # Planted-mechanism controls (activation_store/models/planted.py): base + known neurons.
     "smollm2-135m-planted-single": _planted("single"),
     "smollm2-135m-planted-joint": _planted("joint"),

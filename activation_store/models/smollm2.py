@@ -204,8 +204,20 @@ ORGANISM_FILE = "organism.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", ORGANISM_FILE)
 
 
-def adapter_dir() -> Path:
-    """``$BACKTRACK_ORGANISM_ADAPTER`` or the adapter shipped in the package."""
+ADAPTER_VERSIONS = ("v5",)
+"""Earlier organisms kept loadable by an explicit version (``smollm2-135m-reasoner-v5``), so
+results computed on them stay reproducible; each lives in ``organism_weights/<version>/``."""
+
+
+def adapter_dir(version: str | None = None) -> Path:
+    """The adapter of ``smollm2-135m-reasoner`` (``$BACKTRACK_ORGANISM_ADAPTER`` or the shipped
+    one), or of an earlier ``version`` (one of :data:`ADAPTER_VERSIONS`)."""
+    if version is not None:
+        if version not in ADAPTER_VERSIONS:
+            raise ModelLoadError(
+                f"no organism version {version!r}; shipped: {', '.join(ADAPTER_VERSIONS)}"
+            )
+        return ADAPTER_DIR / version
     env = os.environ.get(ADAPTER_ENV)
     return Path(env).expanduser() if env else ADAPTER_DIR
 
@@ -271,13 +283,16 @@ def merge_adapter(base: PreTrainedModel, directory: Path) -> PreTrainedModel:
     return merged.eval()
 
 
-def load_reasoner_hf(config: ModelConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Spec loader for ``smollm2-135m-reasoner``: the base model with the shipped adapter merged.
+def load_reasoner_hf(
+    config: ModelConfig, version: str | None = None
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Spec loader for ``smollm2-135m-reasoner``: the base model with the shipped adapter merged
+    (``version``: an earlier one, e.g. ``"v5"`` for ``smollm2-135m-reasoner-v5``).
 
     The tokenizer gets :data:`REASONER_CHAT_TEMPLATE`, so ``apply_chat_template(...,
     add_generation_prompt=True)`` ends in ``<|im_start|>assistant\\n<think>\\n``.
     """
-    directory = adapter_dir()
+    directory = adapter_dir(version)
     check_adapter(directory)
     base, tokenizer = load_smollm2_hf(ModelConfig(model=BASE_SPEC, dtype="float32"))
     merged = merge_adapter(base, directory)

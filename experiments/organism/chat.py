@@ -31,6 +31,10 @@ class Example:
     """Positions (in ``input_ids``) of *decision tokens*: the first token after each solution
     step or its check — a backtracking sentence after a wrong step, the next step or ``</think>``
     after a right one. Their loss can be up-weighted (``FinetuneConfig.decision_weight``)."""
+    injected: tuple[int, ...] = ()
+    """Positions of the tokens that hold an injected error (a wrong value written on purpose);
+    their loss can be masked (``FinetuneConfig.mask_errors``), so the reasoner learns to catch
+    errors, not to make them."""
 
 
 def reasoner_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
@@ -60,19 +64,50 @@ def encode_trace(tokenizer: PreTrainedTokenizerBase, trace: SyntheticTrace) -> E
         input_ids=prompt + completion + [int(tokenizer.eos_token_id)],
         n_prompt=len(prompt),
         decisions=tuple(len(prompt) + _token_at(ends, c) for c in decision_chars(trace)),
+        injected=tuple(len(prompt) + i for i in injected_tokens(trace, enc["offset_mapping"])),
     )
+
+
+def injected_tokens(trace: SyntheticTrace, offsets: list[tuple[int, int]]) -> list[int]:
+    """Indices of the completion tokens that overlap an error sentence's injected span."""
+    spans = [
+        (s.start + s.injected[0], s.start + s.injected[1])
+        for s in trace.sentences
+        if s.kind == "error" and s.injected is not None and s.injected[1] > s.injected[0]
+    ]
+    return [
+        i
+        for i, (start, end) in enumerate(offsets)
+        if any(start < hi and end > lo for lo, hi in spans)
+    ]
 
 
 def decision_chars(trace: SyntheticTrace) -> list[int]:
     """Character offsets (in the completion) of what follows each solution step (or its check)."""
+    return [char for char, _ in labelled_decisions(trace)]
+
+
+def labelled_decisions(trace: SyntheticTrace) -> list[tuple[int, bool]]:
+    """``(character offset, the step was wrong)`` of what follows each solution step (or its
+    check): the decision points where a backtracking sentence could start."""
     sentences = trace.sentences
     out = []
     for i, s in enumerate(sentences):
         if s.kind not in ("step", "error"):
             continue
         j = i + 1 if i + 1 < len(sentences) and sentences[i + 1].kind == "check" else i
-        out.append(sentences[j + 1].start if j + 1 < len(sentences) else len(trace.thinking))
+        char = sentences[j + 1].start if j + 1 < len(sentences) else len(trace.thinking)
+        out.append((char, s.kind == "error"))
     return out
+
+
+def decision_tokens(
+    tokenizer: PreTrainedTokenizerBase, trace: SyntheticTrace
+) -> tuple[Example, list[tuple[int, bool]]]:
+    """The trace's example and ``(token index, the step was wrong)`` of each decision point."""
+    example = encode_trace(tokenizer, trace)
+    labels = [wrong for _, wrong in labelled_decisions(trace)]
+    return example, list(zip(example.decisions, labels, strict=True))
 
 
 def _token_at(token_ends: list[int], char: int) -> int:

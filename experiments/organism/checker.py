@@ -1,7 +1,8 @@
 """Check generated thinking text against a problem's solver: which steps are wrong, which backtrack.
 
 A generated sentence is matched against the problem's own step templates, with every shown operand
-and the value free (``"Ones: 7 + 8 = 14."`` matches ``"Ones: {0} + {1} = {value}."``); the solver
+and the value free (``"Ones: 7 + 8 = 14."`` matches ``"Ones: {0} + {1} = {value}."``), and an
+optional clause after the value (``"Ones: 7 + 8 = 14, so I note that down."``); the solver
 then recomputes the value from the operands as written (operands a template does not show, such as
 the prompt's number in a copy step, are the problem's). A sentence that matches no template is
 ``unparsed``. Backtracking sentences are found by their opening words, as a keyword labeller does.
@@ -36,6 +37,9 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 CHECK_RE = re.compile(r"^check\s*:\s*", re.IGNORECASE)
 """A verification sentence: the step redone ("Check: 7 × 8 = 56.")."""
 PROBLEM_SAYS_RE = re.compile(r"the problem says (?P<value>-?\d+|true|false)", re.IGNORECASE)
+LAG_CLAUSE = r"(?:, (?!not )[^.,]*)?"
+"""An optional clause after a step's value (", so I note that down"), as v6 traces write; not a
+correction's ", not 54"."""
 OPENER_RE = re.compile(r"^(but wait|wait|hmm|actually|oops|no)\s*,\s*", re.IGNORECASE)
 
 
@@ -89,7 +93,7 @@ def template_regex(template: str) -> re.Pattern[str]:
         # a field shown twice ("{0} + {0}") must be the same text both times
         pattern += f"(?P={name})" if name in seen else f"(?P<{name}>{TOKEN}|[?])"
         seen.add(name)
-    return re.compile(pattern.rstrip(r"\.") + r"\.?", re.IGNORECASE)
+    return re.compile(pattern.rstrip(r"\.") + LAG_CLAUSE + r"\.?", re.IGNORECASE)
 
 
 def parse_value(text: str) -> Value:

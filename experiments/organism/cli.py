@@ -20,14 +20,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="rebuild traces → LoRA finetune → adapter → evaluation → SAEs (resumable)",
         description=(
             "Rebuild the model organism into --out: synthetic reasoning traces with ground-truth "
-            "backtracking, a LoRA finetune of smollm2-135m on them, the exported fp16 adapter, its "
+            "backtracking, a pre-check that probes the base model for 'this step is wrong', a "
+            "LoRA finetune of smollm2-135m on them, the exported fp16 adapter, its "
             "evaluation against the base model, and TopK SAEs on the base model's residual stream. "
             "Rerun the same command to resume; a changed config is refused, naming the field. "
             "--ship copies the adapter and SAEs into the package (what smollm2-135m-reasoner loads)."
         ),
     )
     add_config_arguments(build, BuildConfig)
-    add_config_arguments(build, TraceConfig, skip=("phrasings",))
+    add_config_arguments(build, TraceConfig, skip=("phrasings", "lag_tails"))
     add_config_arguments(build, FinetuneConfig)
     add_config_arguments(build, EvalConfig)
     add_config_arguments(build, SaeConfig)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STAGES = ("traces", "finetune", "export", "evaluate", "sae")
+STAGES = ("traces", "precheck", "finetune", "export", "evaluate", "sae")
 """Pipeline stages, in order."""
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 """Every linear layer of a Llama block."""
@@ -19,7 +19,7 @@ class BuildConfig:
     """Where and how far to build; the recipe itself is in the stage configs."""
 
     out: str = "organism-build"
-    """Build directory (traces/, finetune/, adapter/, eval/, sae/)."""
+    """Build directory (traces/, precheck/, finetune/, adapter/, eval/, sae/)."""
     stages: tuple[str, ...] = STAGES
     """Stages to run, in pipeline order; each needs the outputs of the previous ones."""
     n_heldout: int = 200
@@ -64,6 +64,10 @@ class FinetuneConfig:
     Up-weighting teaches *when* to backtrack: with weight 1, a first recipe backtracked after
     right and wrong steps alike (teacher-forced P(backtrack) 0.13 after a wrong step, 0.08 after
     a right one)."""
+    mask_errors: bool = True
+    """No loss on the tokens of injected errors (the wrong value a trace writes on purpose), so
+    the reasoner learns to catch errors, not to make them (v6). v5 trained on them (False): its
+    reasoner wrote 28 percent wrong steps, close to the 34 percent of its traces."""
     batch_size: int = 8
     """Sequences per optimizer step."""
     epochs: int = 1
@@ -98,14 +102,20 @@ class EvalConfig:
     """Held-out problems to sample (the first N of the held-out set; one sample each)."""
     eval_temperature: float = 0.7
     """Sampling temperature."""
-    eval_max_new_tokens: int = 128
-    """Most generated tokens per trace (synthetic completions are under ~90 tokens)."""
+    eval_max_new_tokens: int = 192
+    """Most generated tokens per trace (v6 completions, with their lag clauses, are ≈ 90–150
+    tokens; v5 used 128)."""
     eval_seed: int = 0
     """Sampling seed (the same for every model)."""
     eval_batch_size: int = 16
     """Prompts decoded together."""
     norm_layers: tuple[int, ...] = (10, 15)
     """Blocks whose mean residual norm (``blocks.L.hook_resid_post``) is recorded for both models."""
+    precheck_layer: int = 10
+    """Block whose residual stream the pre-check probes (the study's layer)."""
+    precheck_window: tuple[int, ...] = (-12, -8)
+    """The study's window (first, last offset from the backtracking sentence's first token),
+    pooled for the pre-check's window probe."""
 
     def __post_init__(self) -> None:
         if not self.eval_models:
@@ -114,6 +124,12 @@ class EvalConfig:
             raise ValueError("eval_problems, eval_max_new_tokens and eval_batch_size must be ≥ 1")
         if self.eval_temperature < 0:
             raise ValueError(f"eval_temperature={self.eval_temperature!r} must be ≥ 0")
+        window = self.precheck_window
+        if len(window) != 2 or not -12 <= window[0] <= window[1] <= -1:
+            raise ValueError(
+                f"precheck_window={window!r}: give two offsets FIRST,LAST with -12 ≤ FIRST ≤ LAST "
+                "≤ -1"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,6 +163,13 @@ class SaeConfig:
     """Held-out sequences used for the spliced CE-loss evaluation."""
     sae_seed: int = 0
     """Seed of the SAE initialisation and the batch order."""
+    sae_dead_window: int = 20
+    """Steps without firing after which a latent counts as dead and the AuxK loss (TopK SAE
+    practice: dead latents learn to reconstruct the residual error) trains it. v5 used a quarter
+    of the run (174 steps ≈ 178k tokens), so AuxK hardly acted and 51–55 percent of the latents
+    died."""
+    sae_aux_coefficient: float = 1.0
+    """Weight of the AuxK loss (sae_lens's default)."""
 
     def __post_init__(self) -> None:
         if not self.sae_layers:
@@ -154,5 +177,7 @@ class SaeConfig:
         for name in ("sae_expansion", "sae_k", "sae_batch_size", "sae_epochs", "sae_context"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)!r} must be at least 1")
+        if self.sae_dead_window < 1 or self.sae_aux_coefficient < 0:
+            raise ValueError("sae_dead_window must be ≥ 1 and sae_aux_coefficient ≥ 0")
         if self.sae_heldout_every < 2:
             raise ValueError(f"sae_heldout_every={self.sae_heldout_every!r} must be at least 2")

@@ -1,4 +1,5 @@
-"""The evaluation stage of ``backtrack organism build``: acceptance figures and norm calibration."""
+"""The evaluation stage of ``backtrack organism build``: acceptance figures (free samples, and the
+decision points of the held-out traces) and norm calibration."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from activation_store.models.hooks import hook_name
+from experiments.organism.decision_eval import decision_figures
 from experiments.organism.evaluate import EvalConfig, evaluate_model, write_results
 from experiments.organism.traces import SyntheticTrace
 
@@ -51,8 +53,13 @@ def run_eval_stage(
             evaluate_model(m, traces, config, cache=out / "eval" / "samples")
             for m in config.eval_models
         ]
+        decisions = [
+            dataclasses.asdict(decision_figures(m, list(heldout), config))
+            for m in config.eval_models
+        ]
         norms = calibration(traces, evals[-1].texts, config)
-    return write_results(out / "eval", evals, config, {"calibration": norms})
+    extra = {"decision_points": decisions, "calibration": norms}
+    return write_results(out / "eval", evals, config, extra)
 
 
 def calibration(

@@ -82,10 +82,15 @@ def batch_order(lengths: Sequence[int], config: FinetuneConfig) -> list[list[int
 
 
 def collate(
-    examples: Sequence[Example], pad_id: int, *, decision_weight: float = 1.0
+    examples: Sequence[Example],
+    pad_id: int,
+    *,
+    decision_weight: float = 1.0,
+    mask_errors: bool = False,
 ) -> dict[str, torch.Tensor]:
-    """Right-padded ``input_ids``, ``attention_mask``, ``labels`` (-100 off the assistant tokens)
-    and ``weights`` (1 per assistant token, ``decision_weight`` on decision tokens, 0 elsewhere)."""
+    """Right-padded ``input_ids``, ``attention_mask``, ``labels`` (-100 off the assistant tokens,
+    and on injected-error tokens with ``mask_errors``) and ``weights`` (1 per assistant token,
+    ``decision_weight`` on decision tokens, 0 elsewhere)."""
     width = max(len(e.input_ids) for e in examples)
     ids_BS = torch.full((len(examples), width), pad_id, dtype=torch.long)
     mask_BS = torch.zeros((len(examples), width), dtype=torch.long)
@@ -98,6 +103,9 @@ def collate(
         labels_BS[row, e.n_prompt : n] = ids_BS[row, e.n_prompt : n]
         weights_BS[row, e.n_prompt : n] = 1.0
         weights_BS[row, list(e.decisions)] = decision_weight
+        if mask_errors and e.injected:
+            labels_BS[row, list(e.injected)] = -100
+            weights_BS[row, list(e.injected)] = 0.0
     return {
         "input_ids": ids_BS,
         "attention_mask": mask_BS,
@@ -305,8 +313,9 @@ def _loop(
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate_at(step, len(batches), config)
             batch = collate(
-                [examples[i] for i in batch_idx], pad_id, decision_weight=config.decision_weight
-            )
+                [examples[i] for i in batch_idx], pad_id,
+                decision_weight=config.decision_weight, mask_errors=config.mask_errors,
+            )  # fmt: skip
             loss = assistant_loss(model, batch)
             loss.backward()
             optimizer.step()

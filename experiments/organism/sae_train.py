@@ -107,13 +107,14 @@ def train_sae(
     sae_cfg = TopKTrainingSAEConfig(
         d_in=d_in, d_sae=config.sae_expansion * d_in, k=config.sae_k, dtype="float32",
         device="cpu", normalize_activations="expected_average_only_in",
+        aux_loss_coefficient=config.sae_aux_coefficient,
         metadata=SAEMetadata(hook_name=hook_of(layer), **metadata),
     )  # fmt: skip
     trainer_cfg = SAETrainerConfig(
         total_training_samples=total, train_batch_size_samples=config.sae_batch_size,
         lr=config.sae_lr, lr_end=config.sae_lr / 10, lr_warm_up_steps=max(1, steps // 20),
         lr_decay_steps=steps // 5,
-        device="cpu", n_batches_for_norm_estimate=8, dead_feature_window=max(10, steps // 4),
+        device="cpu", n_batches_for_norm_estimate=8, dead_feature_window=config.sae_dead_window,
         feature_sampling_window=max(10, steps // 4), logger=LoggingConfig(log_to_wandb=False),
     )  # fmt: skip
     with torch.random.fork_rng(devices=[]):

@@ -1,4 +1,4 @@
-"""``backtrack organism build``: traces → finetune → export → evaluation → SAEs, resumable.
+"""``backtrack organism build``: traces → pre-check → finetune → export → evaluation → SAEs.
 
 Every stage writes into ``out`` and is skipped when its outputs exist for the same config; the
 finetuning stage resumes from its last checkpoint. A config that differs from the one a stage
@@ -79,9 +79,11 @@ def run_finetune(out: Path, train: Path, config: FinetuneConfig) -> None:
     )
 
 
-CLI_SKIPPED = {"stages", "ship", "phrasings"}
+CLI_SKIPPED = {"stages", "ship", "phrasings", "lag_tails"}
 """Fields left out of :func:`equivalent_command`: which stages run and whether they ship do not
-change the outputs, and ``phrasings`` is not a CLI option (it must be the default)."""
+change the outputs, and ``phrasings`` and ``lag_tails`` are not CLI options (they must be the
+defaults)."""
+NOT_ON_CLI = ("phrasings", "lag_tails")
 
 
 def _cli_value(value: Any) -> str:
@@ -107,8 +109,8 @@ def equivalent_command(*configs: Any) -> str:
                     args.append(flag if value else "--no-" + flag[2:])
                 else:
                     args += [flag, _cli_value(value)]
-            elif field.name == "phrasings" and value != default:
-                raise InputError("custom phrasings cannot be given on the command line")
+            elif field.name in NOT_ON_CLI and value != default:
+                raise InputError(f"custom {field.name} cannot be given on the command line")
     return " ".join(shlex.quote(a) for a in args)
 
 
@@ -128,6 +130,8 @@ def build(
     if config.threads:
         torch.set_num_threads(config.threads)
     train, heldout = build_traces(out, traces, config.n_heldout)
+    if "precheck" in config.stages:
+        _precheck(out, heldout, finetune_config, eval_config)
     if "finetune" in config.stages:
         run_finetune(out, train, finetune_config)
     if "export" in config.stages:
@@ -141,6 +145,31 @@ def build(
         _check_or_write_config(out / "sae" / "config.json", sae_config, "sae")
         run_sae_stage(out, read_traces(train), sae_config, ship=config.ship)
     return out
+
+
+def _precheck(
+    out: Path, heldout: Path, finetune_config: FinetuneConfig, eval_config: EvalConfig
+) -> None:
+    """Probe the base model for "the step just stated is wrong" before finetuning
+    (:mod:`experiments.organism.precheck`); ``precheck/results.json``."""
+    from experiments.organism.precheck import run_precheck
+
+    path = out / "precheck" / "results.json"
+    record = {"model": finetune_config.base_model, "layer": eval_config.precheck_layer,
+              "window": list(eval_config.precheck_window)}  # fmt: skip
+    if path.is_file() and json.loads(path.read_text()).get("inputs") == record:
+        return
+    window = eval_config.precheck_window
+    found = run_precheck(finetune_config.base_model, read_traces(heldout),
+                         eval_config.precheck_layer, (window[0], window[1]))  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"inputs": record, **dataclasses.asdict(found)}, indent=2))
+    best = max(found.offsets, key=lambda o: o.residual.mean)
+    logger.info(
+        "pre-check: the base model's probe tells wrong from right steps with AUROC %.2f over the "
+        "window, best %.2f at offset %d (token baseline there %.2f)",
+        found.window_residual.mean, best.residual.mean, best.offset, best.token.mean,
+    )  # fmt: skip
 
 
 def _evaluate(out: Path, heldout: Path, eval_config: EvalConfig) -> None:

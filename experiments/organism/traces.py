@@ -3,10 +3,12 @@
 A trace is the assistant's completion for a :class:`~experiments.prompts.problem.Problem`: the
 thinking text (one sentence per line: an optional opener, then the solution steps), ``</think>``,
 and ``The answer is X.``. A controlled share of traces contains a plausible error in one step,
-followed at once by a backtracking sentence that states both values ("Wait, 7 × 8 = 56, not
-54."). Each trace records the character span of every sentence, which steps were wrong and where
-each backtracking sentence is: the ground truth for the labellers and for the organism's
-evaluation.
+followed by a backtracking sentence that states both values ("Wait, 7 × 8 = 56, not 54."). A step
+may end in a *lag* clause after its value ("7 × 8 = 54, so I note that down and go on."), so
+that the backtrack comes 8–12 tokens after the wrong value, as in real reasoning traces. Each
+trace records the character span of every sentence, which steps were wrong, which characters of
+a wrong step are the injected error (to mask in the loss) and where each backtracking sentence
+is: the ground truth for the labellers and for the organism's evaluation.
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ PHRASINGS = (
 )
 """Backtracking templates: ``{fix}``/``{Fix}`` is the step restated with its correct value,
 ``{wrong}`` the value that was written, so every backtrack names both values."""
+LAG_TAILS = (
+    ", so I note that down and go on",
+    ", and I will carry that forward",
+    ", which I keep for the next part",
+    ", so that is what I have so far",
+    ", and that is the result of this step",
+    ", so I write that down for now",
+)
+"""Clauses that end a step after its value (8–10 tokens with the period and line break): the lag
+between a wrong value and the backtrack. The same clauses end right and wrong steps, so the
+tokens right before a backtrack are no cue; only the value further back is."""
 ERROR_KINDS = ("value", "copy")
 DEFAULT_FAMILIES = ("carry_add", "word_problem", "sequence", "logic", "times_plus")
 LOWERCASE_LEADS = ("Ones:", "Tens:", "Compare", "The", "Next:")
@@ -61,11 +74,11 @@ class TraceConfig:
     default leaves out count_odd and largest: SmolLM2-135M does not know the parity or the order
     of digits (teacher-forced value accuracy ≈ 0.5 there, ≥ 0.86 in the other families), so it
     could not notice errors in them."""
-    error_rate: float = 1.0
-    """Share of traces with an erroneous step (each followed by a backtracking sentence). Sampling
-    at temperature 0.7 sharpens the finetuned model's value distribution, so it makes far fewer
-    deliberate errors than its training traces hold: 0.5 gave 17 percent of sampled traces with a
-    backtrack, 1.0 is the default."""
+    error_rate: float = 0.7
+    """Share of traces with an erroneous step (each followed by a backtracking sentence); the rest
+    have no error at all, so that backtracking is not a certainty. (v5 used 1.0: its reasoner
+    learned to make errors, and sampling at 0.7 made few of them with 0.5. With
+    ``FinetuneConfig.mask_errors`` the reasoner is not trained to write the injected values.)"""
     max_errors: int = 1
     """At most this many erroneous steps in one trace (uniform in 1..max_errors)."""
     error_kinds: tuple[str, ...] = ERROR_KINDS
@@ -76,19 +89,25 @@ class TraceConfig:
     catch_rate: float = 1.0
     """Share of errors caught by a backtracking sentence; an uncaught error propagates to the
     later steps and the answer, as a solver that trusted it would."""
-    check_rate: float = 1.0
+    check_rate: float = 0.0
     """Share of steps followed by a verification sentence that redoes the step from its sources
-    ("Check: 7 × 8 = 56."). A backtrack then follows a check that disagrees with the step: the
-    comparison a 135M model must learn is between two numbers on adjacent lines. Without checks
-    (0), two recipes backtracked after right and wrong steps alike (teacher-forced P(backtrack)
-    ≈ 0.29 after a wrong step vs 0.17 after a right one)."""
+    ("Check: 7 × 8 = 56."). v5 used 1.0: a backtrack then followed a check that disagreed with
+    the step, so the reasoner learned to compare two numbers on adjacent lines — a reflex of the
+    template, not noticing an error from content (issue #15). 0 (v6): the reasoner must notice
+    the error from what the base model knows. (Two earlier recipes without checks, without
+    error masking or lag, backtracked after right and wrong steps alike: teacher-forced
+    P(backtrack) ≈ 0.29 after a wrong step vs 0.17 after a right one.)"""
+    lag_rate: float = 1.0
+    """Share of steps (right or wrong) that end in one of ``lag_tails`` after their value."""
+    lag_tails: tuple[str, ...] = LAG_TAILS
+    """Lag clauses, each starting with ", " (inserted before the step's final period)."""
     opener_rate: float = 0.5
     """Share of traces that open with a sentence such as "Let me think."."""
     phrasings: tuple[str, ...] = PHRASINGS
     """Backtracking templates with ``{fix}`` or ``{Fix}`` and ``{wrong}``."""
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "catch_rate", "opener_rate", "check_rate"):
+        for name in ("error_rate", "catch_rate", "opener_rate", "check_rate", "lag_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}={value!r} must be between 0 and 1")
@@ -99,6 +118,12 @@ class TraceConfig:
         if not self.error_kinds or any(k not in ERROR_KINDS for k in self.error_kinds):
             raise ValueError(
                 f"error_kinds={self.error_kinds!r}: choose from {', '.join(ERROR_KINDS)}"
+            )
+        bad_tails = [t for t in self.lag_tails if not t.startswith(", ") or "." in t]
+        if bad_tails or (self.lag_rate > 0 and not self.lag_tails):
+            raise ValueError(
+                f"lag_tails {bad_tails or list(self.lag_tails)}: give clauses that start with "
+                "', ' and hold no period (e.g. ', so I note that down')"
             )
         unknown = [f for f in self.families if f not in FAMILIES]
         if unknown or not self.families:
@@ -127,6 +152,10 @@ class Sentence:
     """The value it states (for a backtrack: the corrected value)."""
     wrong: Value | None = None
     """For a backtrack: the wrong number it names ("…, not 54.")."""
+    injected: tuple[int, int] | None = None
+    """For an error: the span (in the sentence's text) that differs from the right step — the
+    injected wrong value, or a wrongly copied number and the result computed from it; the
+    finetuning loss can skip it (``FinetuneConfig.mask_errors``)."""
 
     @property
     def end(self) -> int:
@@ -134,7 +163,8 @@ class Sentence:
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "kind": self.kind, "start": self.start, "end": self.end,
-                "step": self.step, "value": self.value, "wrong": self.wrong}  # fmt: skip
+                "step": self.step, "value": self.value, "wrong": self.wrong,
+                "injected": self.injected}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +203,13 @@ class SyntheticTrace:
     def from_json(cls, obj: Mapping[str, Any]) -> SyntheticTrace:
         sentences = tuple(
             Sentence(
-                text=s["text"], kind=s["kind"], start=s["start"], step=s["step"], value=s["value"]
+                text=s["text"],
+                kind=s["kind"],
+                start=s["start"],
+                step=s["step"],
+                value=s["value"],
+                wrong=s.get("wrong"),
+                injected=tuple(s["injected"]) if s.get("injected") else None,  # type: ignore[arg-type]
             )
             for s in obj["sentences"]
         )
@@ -286,6 +322,27 @@ def _error_parts(
     return parts, None
 
 
+def differing_span(wrong: str, right: str) -> tuple[int, int]:
+    """``(start, end)`` in ``wrong`` of what differs from ``right`` (common prefix and suffix
+    left out): the injected value, or a wrongly copied number through the result computed from
+    it."""
+    prefix = 0
+    while prefix < min(len(wrong), len(right)) and wrong[prefix] == right[prefix]:
+        prefix += 1
+    suffix = 0
+    while (
+        suffix < min(len(wrong), len(right)) - prefix
+        and wrong[len(wrong) - 1 - suffix] == right[len(right) - 1 - suffix]
+    ):
+        suffix += 1
+    return prefix, len(wrong) - suffix
+
+
+def with_lag(text: str, tail: str) -> str:
+    """``text`` with the lag clause ``tail`` before its final period ("7 × 8 = 56, so ….")."""
+    return f"{text[:-1]}{tail}." if text.endswith(".") else f"{text}{tail}."
+
+
 def with_checks(
     parts: list[Part], steps: Sequence[Step], rng: random.Random, rate: float
 ) -> list[Part]:
@@ -311,10 +368,12 @@ def make_trace(problem: Problem, rng: random.Random, config: TraceConfig) -> Syn
     parts: list[Part] = []
     if rng.random() < config.opener_rate:
         parts.append((rng.choice(OPENERS), "opener", None, None, None))
+    right_text: dict[int, str] = {}
     for i in range(len(steps)):
         if i not in error_at:
             parts.append((steps[i].text, "step", i, steps[i].value, None))
             continue
+        right_text[i] = steps[i].text
         error_parts, uncaught = _error_parts(problem, steps, i, rng, config)
         parts += error_parts
         if uncaught is not None:
@@ -324,10 +383,15 @@ def make_trace(problem: Problem, rng: random.Random, config: TraceConfig) -> Syn
     sentences: list[Sentence] = []
     offset = 0
     for text, kind, index, value, wrong in parts:
-        sentences.append(
-            Sentence(text=text, kind=kind, start=offset, step=index, value=value, wrong=wrong)
-        )
+        injected = None
+        if kind == "error" and index is not None:
+            injected = differing_span(text, right_text[index])
+        if kind in ("step", "error") and config.lag_rate > 0 and rng.random() < config.lag_rate:
+            text = with_lag(text, rng.choice(config.lag_tails))
+        sentences.append(Sentence(text=text, kind=kind, start=offset, step=index, value=value,
+                                  wrong=wrong, injected=injected))  # fmt: skip
         offset += len(text) + 1
+    parts = [(s.text, s.kind, s.step, s.value, s.wrong) for s in sentences]
     thinking = "\n".join(part[0] for part in parts)
     completion = f"{thinking}\n{THINK_END}\nThe answer is {answer}."
     return SyntheticTrace(

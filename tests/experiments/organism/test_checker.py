@@ -26,6 +26,26 @@ def test_checker_matches_ground_truth_on_synthetic_traces() -> None:
     assert fig.accuracy.mean == 1.0
 
 
+def test_checker_matches_ground_truth_on_both_recipes() -> None:
+    v5 = TraceConfig(n_traces=120, trace_seed=2, check_rate=1.0, lag_rate=0.0, error_rate=1.0)
+    for config in (v5, TraceConfig(n_traces=120, trace_seed=2, catch_rate=0.5)):
+        for t in make_traces(make_problems(120, seed=2), config):
+            checked = check_thinking(t.thinking, t.problem)
+            steps = [c for c in checked if not (c.backtrack or c.check)]
+            n_steps = sum(s.kind in ("step", "error") for s in t.sentences)
+            assert sum(c.verdict != "unparsed" for c in steps) == n_steps, t.completion
+            assert sum(c.verdict == "wrong" for c in steps) >= len(t.errors), t.completion
+
+
+def test_a_lag_clause_after_the_value_is_read_but_a_correction_is_not_a_step() -> None:
+    problem = make_problems(1, seed=0)[0]  # "Compute 18 + 38."
+    steps = problem.steps
+    assert check_step("Ones: 8 + 8 = 16, so I note that down.", steps).verdict == "correct"
+    assert check_step("Ones: 8 + 8 = 15, and I go on.", steps).verdict == "wrong"
+    assert check_step("Ones: 8 + 8 = 16, not 15.", steps).verdict == "unparsed"
+    assert check_step("Ones: 8 + 8 = 16, so 1. Then", steps).verdict == "unparsed"
+
+
 def test_free_text_verdicts() -> None:
     problem = make_problems(1, seed=0)[0]  # "Compute 18 + 38."
     steps = problem.steps

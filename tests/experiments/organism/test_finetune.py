@@ -11,7 +11,7 @@ import torch
 from activation_store.core.errors import InputError
 from activation_store.models import tiny_tokenizer
 from experiments.organism import finetune as ft
-from experiments.organism.chat import encode_trace, reasoner_tokenizer
+from experiments.organism.chat import decision_tokens, encode_trace, reasoner_tokenizer
 from experiments.organism.config import FinetuneConfig
 from experiments.organism.families import make_problems
 from experiments.organism.traces import TraceConfig, make_traces
@@ -55,6 +55,28 @@ def test_decision_tokens_follow_each_step(examples: list[ft.Example]) -> None:
             after,
             followers,
         )
+
+
+def test_injected_error_tokens_carry_no_loss_when_masked(examples: list[ft.Example]) -> None:
+    tokenizer = reasoner_tokenizer(tiny_tokenizer())
+    traces = make_traces(make_problems(16, seed=0), TraceConfig(n_traces=16))
+    with_errors = [(t, e) for t, e in zip(traces, examples, strict=True) if t.errors]
+    assert with_errors and all(e.injected for _, e in with_errors)
+    for trace, e in with_errors:
+        error = trace.errors[0]
+        lo, hi = error.start + error.injected[0], error.start + error.injected[1]
+        text = tokenizer.decode(e.input_ids[min(e.injected) : max(e.injected) + 1])
+        assert trace.completion[lo:hi].strip() in text  # the masked tokens cover the span
+        # the backtrack's first token (the decision after the wrong step) still counts
+        _, points = decision_tokens(tokenizer, trace)
+        assert all(i not in e.injected for i, wrong in points if wrong)
+    masked = ft.collate([e for _, e in with_errors], pad_id=2, mask_errors=True)
+    plain = ft.collate([e for _, e in with_errors], pad_id=2)
+    for row, (_, e) in enumerate(with_errors):
+        at = list(e.injected)
+        assert (masked["labels"][row, at] == -100).all() and (masked["weights"][row, at] == 0).all()
+        assert (plain["labels"][row, at] != -100).all() and (plain["weights"][row, at] == 1).all()
+    assert (masked["labels"] != -100).sum() < (plain["labels"] != -100).sum()
 
 
 def test_weighted_loss_is_a_weighted_mean(examples: list[ft.Example]) -> None:

@@ -99,7 +99,8 @@ def test_hooked_model_reproduces_hf_log_probs(device: str) -> None:
         assert (hf - tl).abs().max().item() < 2e-4
 
 
-def test_shipped_adapter_records_the_command_that_rebuilds_it() -> None:
+@pytest.mark.parametrize("version", [None, *smollm2.ADAPTER_VERSIONS])
+def test_shipped_adapter_records_the_command_that_rebuilds_it(version: str | None) -> None:
     import shlex
 
     from activation_store.core.configs import config_from_args
@@ -107,7 +108,9 @@ def test_shipped_adapter_records_the_command_that_rebuilds_it() -> None:
     from experiments.organism.config import FinetuneConfig
     from experiments.organism.traces import TraceConfig
 
-    record = smollm2.read_organism_record(smollm2.ADAPTER_DIR)
+    directory = smollm2.ADAPTER_DIR if version is None else smollm2.adapter_dir(version)
+    record = smollm2.read_organism_record(directory)
+    assert version is None or record["version"] == version
     argv = shlex.split(str(record["command"]))
     assert argv[:3] == ["backtrack", "organism", "build"]
     args = build_parser().parse_args(argv[1:])

@@ -132,7 +132,7 @@ def test_cli_builds_traces_and_refuses_a_changed_recipe(
     assert main(common) == 0
     assert len((tmp_path / "b" / "traces" / "train.jsonl").read_text().splitlines()) == 12
     assert main([*common, "--error-rate", "0.3"]) == 2
-    assert "error_rate=1.0, now 0.3" in capsys.readouterr().err
+    assert "error_rate=0.7, now 0.3" in capsys.readouterr().err
     assert main([*common[:4], "--error-rate", "1.5"]) == 2
     assert "error_rate=1.5 must be between 0 and 1" in capsys.readouterr().err
 

@@ -18,18 +18,28 @@ from experiments.organism.traces import (
 )
 from experiments.prompts.steps import step
 
+V5 = {"check_rate": 1.0, "lag_rate": 0.0}
+"""The v5 recipe's structure: a check after every step, no lag clause."""
+
 
 @pytest.fixture(scope="module")
 def traces():  # type: ignore[no-untyped-def]
     return make_traces(
-        make_problems(400, seed=0), TraceConfig(n_traces=400, trace_seed=0, error_rate=0.5)
+        make_problems(400, seed=0),
+        TraceConfig(n_traces=400, trace_seed=0, error_rate=0.5, **V5),  # type: ignore[arg-type]
     )
+
+
+@pytest.fixture(scope="module")
+def v6_traces():  # type: ignore[no-untyped-def]
+    return make_traces(make_problems(300, seed=3), TraceConfig(n_traces=300))
 
 
 def test_error_share_follows_config(traces) -> None:  # type: ignore[no-untyped-def]
     stats = trace_stats(traces)
     assert 0.43 < stats.with_backtrack < 0.57  # error_rate 0.5, binomial n=400
-    assert trace_stats(make_traces(make_problems(50, seed=0), TraceConfig())).with_backtrack == 1
+    always = TraceConfig(error_rate=1.0)
+    assert trace_stats(make_traces(make_problems(50, seed=0), always)).with_backtrack == 1
     none = make_traces(make_problems(50, seed=0), TraceConfig(error_rate=0.0, check_rate=0.0))
     assert trace_stats(none).with_backtrack == 0
     assert all(s.kind in ("opener", "step") for t in none for s in t.sentences)
@@ -74,12 +84,49 @@ def test_every_backtrack_states_both_values(traces) -> None:  # type: ignore[no-
 
 
 def test_copy_errors_are_redone() -> None:
-    cfg = TraceConfig(error_rate=1.0, error_kinds=("copy",), families=("word_problem",))
+    cfg = TraceConfig(error_rate=1.0, error_kinds=("copy",), families=("word_problem",), **V5)  # type: ignore[arg-type]
     for t in make_traces(make_problems(40, seed=2, families=cfg.families), cfg):
         kinds = [s.kind for s in t.sentences]
         for i, kind in enumerate(kinds):
             if kind == "error" and t.problem.steps[t.sentences[i].step].op != "same":
                 assert kinds[i + 3] == "step" and t.sentences[i + 3].step == t.sentences[i].step
+
+
+def test_v6_traces_have_no_checks_a_lag_and_error_free_traces(v6_traces) -> None:  # type: ignore[no-untyped-def]
+    stats = trace_stats(v6_traces)
+    assert 0.62 < stats.with_backtrack < 0.78  # error_rate 0.7, binomial n=300
+    tails = TraceConfig().lag_tails
+    for t in v6_traces:
+        kinds = [s.kind for s in t.sentences]
+        assert "check" not in kinds
+        for i, s in enumerate(t.sentences):
+            assert t.completion[s.start : s.end] == s.text
+            if s.kind in ("step", "error"):
+                assert any(s.text.endswith(tail + ".") for tail in tails)
+            if s.kind == "error":  # the backtrack follows on the next line, after the lag
+                assert kinds[i + 1] == "backtrack"
+        assert t.answer == t.problem.answer
+
+
+def test_injected_span_is_exactly_what_differs_from_the_right_step(v6_traces) -> None:  # type: ignore[no-untyped-def]
+    tails = TraceConfig().lag_tails
+    seen = 0
+    for t in v6_traces:
+        for s in t.sentences:
+            if s.kind != "error":
+                assert s.injected is None
+                continue
+            tail = next(x for x in tails if s.text.endswith(x + "."))
+            wrong = s.text[: -len(tail) - 1] + "."  # the error without its lag clause
+            right = t.problem.steps[s.step].text
+            lo, hi = s.injected
+            keep = len(wrong) - hi
+            assert 0 <= lo < hi < len(wrong)
+            assert wrong[:lo] == right[:lo] and wrong[hi:] == right[len(right) - keep :]
+            assert wrong[lo] != right[lo] and wrong[hi - 1] != right[len(right) - keep - 1]
+            assert re.search(r"\d|tru|fals|odd|ev", wrong[lo:hi])
+            seen += 1
+    assert seen > 150
 
 
 def test_backtrack_sentence_example() -> None:
