@@ -47,12 +47,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _decompose(args: argparse.Namespace) -> int:
     from activation_store.core.configs import config_from_args
     from sae_analysis.config import DecomposeConfig
-    from sae_analysis.run import run_decompose
+    from sae_analysis.preflight import PoorFitError
+    from sae_analysis.run import record_refusal, run_decompose
 
     config = config_from_args(DecomposeConfig, args)
-    outputs = run_decompose(
-        args.direction, args.sae, args.store, args.out, config, tokenizer=args.tokenizer
-    )
+    try:
+        outputs = run_decompose(
+            args.direction, args.sae, args.store, args.out, config, tokenizer=args.tokenizer
+        )
+    except PoorFitError as err:
+        if config.on_poor_fit != "record":
+            raise
+        path = record_refusal(args.out, str(err), direction=args.direction, sae=args.sae)
+        print(f"not analysed: {err}; recorded in {path}")
+        return 0
     r = outputs.result
     pre, sparse = r.preflight, r.sparse
     print(

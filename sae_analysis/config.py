@@ -11,6 +11,11 @@ from activation_store.events import parse_offsets
 SaeDtype = Literal["float32", "bfloat16", "float16"]
 
 
+REFUSED_FILE = "refused.json"
+"""Written instead of the decomposition when the SAE fit the store too poorly (``on_poor_fit``
+``record``)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class DecomposeConfig:
     """How a direction is decomposed into SAE features; the Python API and the CLI options."""
@@ -56,6 +61,10 @@ class DecomposeConfig:
     """Stop when either is below this, unless --force."""
     force: bool = False
     """Analyse despite a failed reconstruction check or a hook mismatch (recorded in the result)."""
+    on_poor_fit: Literal["refuse", "record"] = "refuse"
+    """When the reconstruction check fails (without --force): refuse (exit 2), or record the
+    refusal in ``OUT/refused.json`` and exit 0 — what a study does, so that one seed's store the
+    SAE fits poorly leaves its decomposition "not analysed" instead of stopping the study."""
     umap: bool = True
     """Draw the UMAP map of decoder rows (umap-learn; ~15 s of one-off compilation)."""
     umap_sample: int = 4000

@@ -28,6 +28,10 @@ from sae_analysis.loading import LoadedSae
 log = logging.getLogger(__name__)
 
 
+class PoorFitError(InputError):
+    """The SAE reconstructs the store's activations below ``refuse_below`` (a one-line reason)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class PreflightReport:
     """Figures of the preflight check, saved with the result."""
@@ -95,7 +99,7 @@ def preflight(
     passed = hook_ok and min(cos, ev) >= config.refuse_below
     figures = f"cosine {cos:.3f}, explained variance {ev:.3f} on {n} tokens"
     if min(cos, ev) < config.refuse_below and not config.force:
-        raise InputError(
+        raise PoorFitError(
             f"SAE {sae.sae_id} reconstructs {model!r} at {hook} poorly ({figures}; refused below "
             f"{config.refuse_below}): it was probably trained on another model or layer; pass "
             "--force to analyse anyway"

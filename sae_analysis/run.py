@@ -15,7 +15,7 @@ from activation_store.direction import Direction, load_direction
 from activation_store.preflight import check_model_available, check_output_dir
 from activation_store.reader import ActivationStore
 from sae_analysis.cards import write_html
-from sae_analysis.config import DecomposeConfig
+from sae_analysis.config import REFUSED_FILE, DecomposeConfig
 from sae_analysis.export import save_feature_directions
 from sae_analysis.loading import LoadedSae, load_sae
 from sae_analysis.pipeline import decompose
@@ -116,3 +116,13 @@ def _with_notes(result: Decomposition, notes: list[str]) -> Decomposition:
     from dataclasses import replace
 
     return replace(result, warnings=(*result.warnings, *notes))
+
+
+def record_refusal(out: str | Path, reason: str, *, direction: str, sae: str) -> Path:
+    """``OUT/refused.json``: why the decomposition of ``direction`` into ``sae`` was not made."""
+    import json
+
+    path = Path(out) / REFUSED_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"refused": reason, "direction": str(direction), "sae": str(sae)}))
+    return path

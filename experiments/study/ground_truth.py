@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sae_analysis.config import REFUSED_FILE
+
 if TYPE_CHECKING:
     from experiments.study.config import StudyConfig
 
@@ -268,6 +270,11 @@ def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> 
     ranks: list[dict[str, Any]] = []
     for seed in config.seeds:
         path = study / f"seed{seed}" / "sae" / "decomposition.json"
+        refused = path.with_name(REFUSED_FILE)
+        if refused.is_file():
+            reason = json.loads(refused.read_text())["refused"]
+            ranks.append({"seed": seed, "top_latent": None, "not_analysed": reason})
+            continue
         if not path.is_file():
             continue
         d = json.loads(path.read_text())
@@ -278,13 +285,20 @@ def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> 
             row[label] = by_cos.index(lat) + 1 if lat in by_cos else None
             row[f"{label}_omp_rank"] = omp.index(lat) + 1 if lat in omp else None
         ranks.append(row)
-    passed = bool(ranks) and all(r[label] == 1 for r in ranks for label in latents)
+    analysed = [r for r in ranks if "not_analysed" not in r]
+    passed = bool(analysed) and all(r[label] == 1 for r in analysed for label in latents)
     return _criterion(
         "c5",
         "the SAE decomposition of the base direction ranks the planted latent first (by cosine)",
         ranks,
         "rank 1 in every seed",
-        passed if ranks else None,
+        passed if analysed else None,
+        note=(
+            f"not analysed in {len(ranks) - len(analysed)} seed(s): the SAE preflight refused "
+            "the store"
+        )
+        if len(analysed) < len(ranks)
+        else None,
     )
 
 

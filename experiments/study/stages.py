@@ -174,6 +174,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
                         seed=seed,
                         umap=False,
                         device=config.device,
+                        on_poor_fit="record",
                     ),
                 ),
             )

@@ -128,6 +128,18 @@ def test_bad_input_is_one_line_exit_2(tiny_study, tmp_path: Path, capsys, extra,
     assert match in err
 
 
+@pytest.mark.slow
+def test_a_poor_fit_can_be_recorded_instead_of_refused(tiny_study, tmp_path: Path, capsys) -> None:
+    """What a study asks for: the refusal is written to OUT/refused.json, exit 0, nothing else."""
+    poor = ("--model", "reasoner", "--refuse-below", "0.85", "--warn-below", "0.9", "--no-umap")
+    out = tmp_path / "rec"
+    assert main(_args(tiny_study, out, *poor, "--on-poor-fit", "record")) == 0
+    refused = json.loads((out / "refused.json").read_text())
+    assert "poorly" in refused["refused"] and refused["sae"] == str(tiny_study["sae"])
+    assert not (out / "decomposition.json").exists()
+    assert "not analysed:" in capsys.readouterr().out
+
+
 def test_sae_for_another_width_via_cli(tmp_path: Path, planted_store, capsys) -> None:
     from tests.sae_analysis.helpers import span_sae
 
