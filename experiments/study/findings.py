@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from activation_store.core.stats import (
 )
 from experiments.steering.runs.plan import cell_id
 from experiments.study import decision_findings
+from experiments.study.capability import Capability, capability_checks, capability_lines
 from experiments.study.config import StudyConfig
 from experiments.study.effects import (
     Effect,
@@ -88,6 +89,8 @@ class Findings:
     figure: Path | None
     ground_truth: dict[str, Any] | None = None
     """The planted mechanism's criteria (:mod:`experiments.study.ground_truth`), if any."""
+    capability: list[Capability] = field(default_factory=list)
+    """Does each direction cost the reasoner its answers (:mod:`experiments.study.capability`)."""
 
     def lines(self) -> list[str]:
         out = [f"findings over seeds {self.seeds} → {self.path}"]
@@ -96,7 +99,7 @@ class Findings:
         for a in self.answers:
             out.append(f"{a.key.upper()} {a.question}")
             out.append(f"    {a.verdict.upper()}: {a.summary}")
-        return out
+        return out + capability_lines(self.capability)
 
 
 def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, dict[str, Any]]:
@@ -433,6 +436,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     q3, probe_curves = probe_answer(config, study)
     q4, dose = ablation_answer(config, study)
     answers = [q1, q2, q3, q4]
+    capability = capability_checks(config, study)
     out = study / "findings"
     out.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(config, study, {a.key: a for a in answers})
@@ -444,6 +448,7 @@ def write_findings(study_dir: str | Path) -> Findings:
         "headline_alpha": config.headline_alpha,
         "alphas": sorted(config.alphas),
         "answers": [asdict(a) for a in answers],
+        "capability": [asdict(c) for c in capability],
         "curves": {
             "steering": {k: v for k, v in curves.items() if k not in ("decisions", "matched_kl")},
             "decisions": curves.get("decisions"),
@@ -457,7 +462,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
     plot_decisions(payload, out / "decisions")
-    return Findings(answers, list(config.seeds), path, figure, truth)
+    return Findings(answers, list(config.seeds), path, figure, truth, capability)
 
 
 def _finite(value: Any) -> Any:

@@ -322,6 +322,8 @@ def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
         "n_prompts": config.n_steer_prompts,
         "prompt_selection": config.prompt_selection,
         "max_new_tokens": config.steer_max_new_tokens,
+        "stop_at_answer": config.steer_stop_at_answer,
+        "stop_at_think_end": not config.steer_stop_at_answer,
         "temperature": config.steer_temperature,
         "seeds": (seed,),
         "batch_size": config.batch_size,
