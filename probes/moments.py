@@ -49,9 +49,7 @@ def activation_moments(
     """One streamed pass over ``model``'s activations at ``hook`` (the reference tokens of
     ``within``: ``auto`` = the thinking tokens when labelled, as for the directions)."""
     if model not in store.models:
-        raise InputError(
-            f"the store has no model {model!r}; its models: {', '.join(store.models)}"
-        )
+        raise InputError(f"the store has no model {model!r}; its models: {', '.join(store.models)}")
     if hook not in store.hooks(model):
         raise InputError(
             f"the store has no {hook} for {model!r}; cached hooks: {', '.join(store.hooks(model))}"

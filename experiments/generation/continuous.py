@@ -32,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from activation_store.core.errors import InputError
+from experiments.generation.answers import opens_thinking
 from experiments.generation.config import GenerationConfig
 from experiments.generation.engine import (
     Generation,
@@ -41,7 +42,6 @@ from experiments.generation.engine import (
     left_pad,
 )
 from experiments.generation.sampling import nucleus_probs, row_seeds
-from experiments.generation.answers import opens_thinking
 from experiments.generation.stopping import AnswerWatch, FinishReason, StopRule, stop_rule
 
 OnForward = Callable[[Sequence[int], Sequence[int], Sequence[Sequence[int]] | None], None]

@@ -133,9 +133,9 @@ class RowStops(StoppingCriteria):
                 start = max(self.prompt_len, input_ids.shape[1] - self.rule.think_window)
                 if self.rule.think_text in self.decode(input_ids[b, start:].tolist()):
                     reason = "think_end"
-            if reason is None and self.watches is not None:
-                if self.watches[b].done(input_ids[b, self.prompt_len :].tolist()):
-                    reason = "answer"
+            generated = input_ids[b, self.prompt_len :].tolist()
+            if reason is None and self.watches is not None and self.watches[b].done(generated):
+                reason = "answer"
             if reason is not None:
                 self.finished[b] = (n_generated, reason)
         if self.on_step is not None:

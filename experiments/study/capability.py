@@ -96,14 +96,14 @@ def capability_checks(config: StudyConfig, study: Path) -> list[Capability]:
                 cell_id("reasoner", "add", name, alpha)
             )
     for label, cells in groups.items():
-        out.append(_check(label, sweeps, cells, unsteered, config))
+        out.append(capability_check(label, sweeps, cells, unsteered, config))
     ablations = _all_seeds(config, study, "ablation")
     if ablations is not None:
-        names = ablation_names(config)[: max(config.ablation_ks)]
-        joint = cell_id("reasoner", "ablate", "+".join(names))
+        ablated = ablation_names(config)[: max(config.ablation_ks)]
+        joint = cell_id("reasoner", "ablate", "+".join(ablated))
         out.append(
-            _check(
-                f"ablate {len(names)} directions",
+            capability_check(
+                f"ablate {len(ablated)} directions",
                 ablations,
                 {s: [joint] for s in config.seeds},
                 unsteered,
@@ -137,7 +137,7 @@ def _metrics(path: Path) -> dict[str, dict[str, PromptValues]] | None:
     return values if values[ANSWERED] else None
 
 
-def _check(
+def capability_check(
     label: str,
     runs: dict[int, dict[str, dict[str, PromptValues]]],
     cells: dict[int, list[str]],

@@ -129,8 +129,13 @@ class StudyConfig:
     """Hooks to ablate at (default: the steer layer's residual stream; blocks.*.hook_resid_post:
     every layer)."""
     ablation_n_random: int = 3
-    """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
-    seeds (seed s starts at s × ablation_n_random)."""
+    """Random k-dimensional subspaces ablated per k and kind (the chance level); none is shared
+    between seeds (seed s starts at s × ablation_n_random)."""
+    ablation_random_kinds: tuple[str, ...] = ("isotropic",)
+    """Random subspaces ablated: isotropic (uniform) and/or variance_matched (the reasoner's
+    variance along them, on the seed's cached traces, equals that along the ablated span's; see
+    experiments.steering.runs.subspaces). Q4 compares with every kind given; each ablated span's
+    share of the residual (mean component, variance) is reported either way."""
     decision_points: bool = True
     """Read the teacher-forced decision-point metric (the primary measure of "does the direction
     induce backtracking"): the reasoner's held-out traces on the steering prompts, read by both
@@ -178,6 +183,7 @@ class StudyConfig:
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
             (0 < self.capability_tolerance < 1, f"capability_tolerance {self.capability_tolerance} must be in (0, 1)"),
             (0 <= self.capability_min_answered <= 1, f"capability_min_answered {self.capability_min_answered} must be in [0, 1]"),
+            (bool(self.ablation_random_kinds) and set(self.ablation_random_kinds) <= {"isotropic", "variance_matched"}, f"ablation_random_kinds {list(self.ablation_random_kinds)}: choose from isotropic, variance_matched"),
             (self.prompt_selection in ("stratified", "first"), f"prompt_selection {self.prompt_selection!r}: choose stratified or first"),
         ]  # fmt: skip
         for ok, message in checks:

@@ -364,6 +364,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
     vs_single: dict[int, PromptValues] = {}
     joint_by_seed: dict[int, PromptValues] = {}
     randoms_by_seed: dict[int, list[PromptValues]] = {}
+    matched_by_seed: dict[int, list[PromptValues]] = {}
     none_by_seed: dict[int, PromptValues] = {}
     joint_vs_none: dict[int, PromptValues] = {}
     mean_vs_none: dict[int, PromptValues] = {}
@@ -387,6 +388,9 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             row[f"random/{seed}"] = mean_difference(rnd, none)
             if k == k_max:
                 randoms_by_seed[seed] = [v[c] for c in randoms]
+                matched = [c for c in v if c.startswith(f"reasoner|ablate|matched{k}#")]
+                if matched:
+                    matched_by_seed[seed] = [v[c] for c in matched]
         joint_by_seed[seed], none_by_seed[seed] = joint_values, none
         joint_vs_none[seed] = difference(joint_values, none)
         mean_ablated = v.get(cell_id("reasoner", "mean_ablate", "+".join(names[:k_max])), {})
@@ -401,6 +405,20 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             none_by_seed,
         ),
     ]
+    matched_note = ""
+    if matched_by_seed:
+        vs_matched = versus_baselines(
+            f"ablate {k_max} − variance-matched random {k_max}-subspaces",
+            joint_by_seed,
+            matched_by_seed,
+            none_by_seed,
+        )
+        effects.append(vs_matched)
+        matched_note = (
+            f"; vs variance-matched random {k_max}-subspaces {fmt(vs_matched)}"
+            f"{percentile_note(vs_matched, 'variance-matched subspaces')}"
+        )
+    shares = residual_shares(config, study, "+".join(names[:k_max]), k_max)
     joint = pooled(f"ablate {k_max} − unablated", joint_vs_none)
     reported = [joint]
     mean_note = ""
@@ -414,11 +432,49 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         verdict(effects, -1),
         f"projecting out {k_max} directions changes {metric} by {fmt(joint)}; vs the best single "
         f"direction {fmt(effects[0])}; vs random {k_max}-subspaces {fmt(effects[1])}"
-        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
-        f"{power_note(effects[1])}",
+        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{matched_note}{mean_note}"
+        f"{power_note(effects[1])}{shares['note']}",
         [*effects, *reported],
     )
-    return answer, dose
+    return answer, {**dose, "residual_share": shares["values"]}
+
+
+def residual_shares(config: StudyConfig, study: Path, span: str, k: int) -> dict[str, Any]:
+    """The ablated span's and the random k-subspaces' share of the reasoner's residual (mean over
+    seeds; from each ablation run's summary), and a sentence for Q4 ("" without them)."""
+    from experiments.steering.runs.subspaces import share_summary
+
+    per: dict[str, list[dict[str, float]]] = {}
+    for seed in config.seeds:
+        path = study / f"seed{seed}" / f"ablation-s{seed}" / "summary.json"
+        if not path.is_file():
+            continue
+        for c in json.loads(path.read_text())["cells"]:
+            share = c.get("residual_share")
+            if share is None or c["operation"] != "ablate" or c["k"] != k:
+                continue
+            role = (
+                "span"
+                if c["group"] == span
+                else f"{c.get('random_kind', 'isotropic')} random"
+                if c["random_k"]
+                else None
+            )
+            if role is not None:
+                per.setdefault(role, []).append(share)
+    values = {
+        role: {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+        for role, rows in per.items()
+    }
+    if "span" not in values:
+        return {"values": values, "note": ""}
+    note = f"; the ablated span holds {share_summary(values['span'])} of the residual"
+    note += "".join(
+        f", {role} {k}-subspaces {share_summary(values[role])}"
+        for role in ("isotropic random", "variance_matched random")
+        if role in values
+    )
+    return {"values": values, "note": note}
 
 
 def write_findings(study_dir: str | Path) -> Findings:

@@ -356,6 +356,9 @@ def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationC
         ks=config.ablation_ks,
         n_random=config.ablation_n_random,
         random_seed=seed * config.ablation_n_random,  # no subspace shared between seeds
+        random_kinds=config.ablation_random_kinds,  # type: ignore[arg-type]
+        store=f"{seed_dir}/store.h5",  # variance-matched subspaces, residual shares
+        store_model="reasoner",
     )
 
 

@@ -68,7 +68,7 @@ def residual_share(
     total_variance = float(np.trace(covariance))
     second = variance + float(mean_part @ mean_part)
     return {
-        "mean_share": float(np.linalg.norm(mean_part) / max(np.linalg.norm(mean), 1e-30)),
+        "mean_share": float(np.linalg.norm(mean_part)) / max(float(np.linalg.norm(mean)), 1e-30),
         "mean_component": float(np.linalg.norm(mean_part)),
         "mean_norm": float(np.linalg.norm(mean)),
         "variance_share": variance / max(total_variance, 1e-30),

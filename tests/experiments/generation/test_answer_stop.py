@@ -48,7 +48,9 @@ def _stream(pieces: list[str]) -> tuple[list[int], dict[int, str]]:
 
 
 def test_answer_watch_stops_one_token_after_the_answer() -> None:
-    ids, vocab = _stream(["Ok", ".\n", "</", "think", ">", "\n", "The answer is ", "3", "0", ".", "\n"])
+    ids, vocab = _stream(
+        ["Ok", ".\n", "</", "think", ">", "\n", "The answer is ", "3", "0", ".", "\n"]
+    )
     rule = StopRule(token_reasons={}, think_text=None, think_window=0, answer=True, close_window=5)
     watch = AnswerWatch(rule, lambda t: "".join(vocab[i] for i in t), thinking=True)
     stops = [n for n in range(1, len(ids) + 1) if watch.done(ids[:n])]

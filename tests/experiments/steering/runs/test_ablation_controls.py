@@ -46,7 +46,10 @@ def test_variance_matched_ablation_at_every_layer_sparing_position_0(tmp_path: P
     for group in ("matched2#0", "matched2#1"):
         got = cells[group]["residual_share"]["projected_variance"]
         assert abs(got - span) <= 0.05 * span
-        basis = [load_direction(f"matched2s{group[-1]}_{i}", directory=out / "directions") for i in range(2)]
+        basis = [
+            load_direction(f"matched2s{group[-1]}_{i}", directory=out / "directions")
+            for i in range(2)
+        ]
         q = np.stack([b.vector.numpy() for b in basis])
         assert projected_variance(q, moments.covariance) == pytest.approx(got, rel=1e-4)
     for group in ("random2#0", "random2#1"):
@@ -63,7 +66,9 @@ def test_variance_matched_ablation_at_every_layer_sparing_position_0(tmp_path: P
     assert {v["group"] for v in rows[0]["vs_random_matched"]} == {"dom0+dom1"}
 
     # every layer, and every prompt position but the first
-    generations = [json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()]
+    generations = [
+        json.loads(line) for line in (out / "generations.jsonl").read_text().splitlines()
+    ]
     prompt_len = {g["prompt_id"]: g["prompt_len"] for g in generations}
     for line in (out / "interventions.jsonl").read_text().splitlines():
         record = json.loads(line)
