@@ -357,8 +357,11 @@ def _mean_effects(label: str, effects: Sequence[Effect]) -> Effect:
     )
 
 
-def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, Any]]:
-    """Q4: ablating the first K directions vs the best single one and vs random K-subspaces."""
+def ablation_answer(
+    config: StudyConfig, study: Path
+) -> tuple[Answer, dict[str, Any], dict[str, Any]]:
+    """Q4: ablating the first K directions vs the best single one and vs random K-subspaces
+    (isotropic and, where run, variance-matched); also the dose curves and the residual shares."""
     metric, names = config.metric, ablation_names(config)
     k_max = max(config.ablation_ks)
     vs_single: dict[int, PromptValues] = {}
@@ -436,7 +439,7 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         f"{power_note(effects[1])}{shares['note']}",
         [*effects, *reported],
     )
-    return answer, {**dose, "residual_share": shares["values"]}
+    return answer, dose, shares["values"]
 
 
 def residual_shares(config: StudyConfig, study: Path, span: str, k: int) -> dict[str, Any]:
@@ -490,7 +493,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     config = config_from_dict(StudyConfig, state["config"], where=str(study / "study.json"))
     q1, q2, curves = steering_answers(config, study)
     q3, probe_curves = probe_answer(config, study)
-    q4, dose = ablation_answer(config, study)
+    q4, dose, shares = ablation_answer(config, study)
     answers = [q1, q2, q3, q4]
     capability = capability_checks(config, study)
     out = study / "findings"
@@ -511,6 +514,7 @@ def write_findings(study_dir: str | Path) -> Findings:
             "matched_kl": curves.get("matched_kl"),
             "probes": probe_curves,
             "ablation": dose,
+            "ablation_residual_share": shares,
         },
         "config": state["config"],
     }
