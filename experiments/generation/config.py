@@ -29,6 +29,11 @@ class GenerationConfig:
     """Prompts decoded together (left-padded, one KV cache)."""
     stop_at_think_end: bool = True
     """A row also stops after emitting "</think>"; EOS always stops it."""
+    stop_at_answer: bool = False
+    """A row also stops once it has stated its final answer ("answer is X" ended by a line break
+    or full stop, or \\boxed{X}; after "</think>" when the prompt left the model thinking), so
+    answer accuracy can be measured without decoding past it. Needs stop_at_think_end = false
+    (that would stop before the answer)."""
 
     def __post_init__(self) -> None:
         for name in ("max_new_tokens", "batch_size"):
@@ -41,6 +46,11 @@ class GenerationConfig:
             )
         if not isinstance(self.top_p, (int, float)) or not 0 < self.top_p <= 1:
             raise GenerationConfigError(f"top_p={self.top_p!r} must be in (0, 1]")
+        if self.stop_at_answer and self.stop_at_think_end:
+            raise GenerationConfigError(
+                "stop_at_answer stops after the answer line, but stop_at_think_end stops before "
+                "it; set stop_at_think_end = false"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise GenerationConfigError(f"seed={self.seed!r} must be a non-negative integer")
 

@@ -32,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from activation_store.core.errors import InputError
+from experiments.generation.answers import opens_thinking
 from experiments.generation.config import GenerationConfig
 from experiments.generation.engine import (
     Generation,
@@ -41,7 +42,7 @@ from experiments.generation.engine import (
     left_pad,
 )
 from experiments.generation.sampling import nucleus_probs, row_seeds
-from experiments.generation.stopping import FinishReason, StopRule, stop_rule
+from experiments.generation.stopping import AnswerWatch, FinishReason, StopRule, stop_rule
 
 OnForward = Callable[[Sequence[int], Sequence[int], Sequence[Sequence[int]] | None], None]
 """Called before every forward call with, per batch row, the request index (into the prompts of
@@ -62,6 +63,8 @@ class _Row:
     generator: torch.Generator | None
     generated: list[int] = field(default_factory=list)
     finished: tuple[int, FinishReason] | None = None
+    answer: AnswerWatch | None = None
+    """Watches for a finished answer statement (``stop_at_answer`` only)."""
 
 
 def stream(
@@ -95,7 +98,12 @@ def stream(
         raise InputError(f"got {len(seeds)} seeds for {len(prompt_lists)} prompts; give one each")
     if not 0 < refill <= 1:
         raise InputError(f"refill={refill} must be in (0, 1]")
-    rule = stop_rule(tokenizer, hf_model, stop_at_think_end=config.stop_at_think_end)
+    rule = stop_rule(
+        tokenizer,
+        hf_model,
+        stop_at_think_end=config.stop_at_think_end,
+        stop_at_answer=config.stop_at_answer,
+    )
     all_seeds = (
         list(seeds) if seeds is not None else [row_seeds(config.seed, [p])[0] for p in prompt_lists]
     )
@@ -274,6 +282,10 @@ class _Loop:
         cache = DynamicCache(config=self.model.config)
         if not hasattr(cache, "layers"):
             raise InputError("continuous batching needs transformers >= 4.56 (layered caches)")
+        if self.rule.answer:
+            for row, prompt in zip(rows, prompts, strict=True):
+                tail = self.tokenizer.decode(prompt[-32:], skip_special_tokens=False)
+                row.answer = AnswerWatch(self.rule, self._decode, thinking=opens_thinking(tail))
         shared = [self.prefix_of.get(r.request, 0) for r in rows]
         width = max(shared)
         if width == 0:
@@ -334,6 +346,9 @@ class _Loop:
             self.bar.update(len(rows))
         return tokens_B[:, None]
 
+    def _decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids, skip_special_tokens=False))
+
     def _stop(self, row: _Row) -> tuple[int, FinishReason] | None:
         n = len(row.generated)
         reason = self.rule.token_reasons.get(row.generated[-1])
@@ -341,6 +356,8 @@ class _Loop:
             tail = row.generated[-self.rule.think_window :]
             if self.rule.think_text in self.tokenizer.decode(tail, skip_special_tokens=False):
                 reason = "think_end"
+        if reason is None and row.answer is not None and row.answer.done(row.generated):
+            reason = "answer"
         if reason is None and n >= self.config.max_new_tokens:
             reason = "length"
         return None if reason is None else (n, reason)

@@ -43,7 +43,8 @@ class Generation:
     text: str
     """``generated_ids`` decoded (special tokens kept, no whitespace clean-up)."""
     finish_reason: FinishReason
-    """"eos", "think_end" ("</think>" emitted), or "length" (``max_new_tokens`` reached)."""
+    """"eos", "think_end" ("</think>" emitted), "answer" (a final answer stated, with
+    ``stop_at_answer``) or "length" (``max_new_tokens`` reached)."""
 
 
 def generate(
@@ -67,7 +68,12 @@ def generate(
     prompt_lists = _checked_prompts(prompts, tokenizer)
     if seeds is not None and len(seeds) != len(prompt_lists):
         raise InputError(f"got {len(seeds)} seeds for {len(prompt_lists)} prompts; give one each")
-    rule = stop_rule(tokenizer, hf_model, stop_at_think_end=config.stop_at_think_end)
+    rule = stop_rule(
+        tokenizer,
+        hf_model,
+        stop_at_think_end=config.stop_at_think_end,
+        stop_at_answer=config.stop_at_answer,
+    )
     all_seeds = list(seeds) if seeds is not None else row_seeds(config.seed, prompt_lists)
     order = sorted(range(len(prompt_lists)), key=lambda i: -len(prompt_lists[i]))
     results: list[Generation | None] = [None] * len(prompt_lists)

@@ -149,7 +149,12 @@ class VLLMEngine:
             raise InputError("a prompt is empty; every prompt needs at least one token")
         if seeds is None:
             seeds = [row_seeds(config.seed, [p])[0] for p in prompt_lists]
-        rule = stop_rule(self.tokenizer, self, stop_at_think_end=config.stop_at_think_end)
+        rule = stop_rule(
+            self.tokenizer,
+            self,
+            stop_at_think_end=config.stop_at_think_end,
+            stop_at_answer=config.stop_at_answer,
+        )
         stop_ids = sorted(rule.token_reasons)
         params = [
             SamplingParams(
@@ -179,6 +184,10 @@ class VLLMEngine:
                 reason = rule.token_reasons[ids[-1]]
             elif out.outputs[0].finish_reason == "stop":
                 reason = "think_end"
+            if rule.answer:  # vLLM has no such stop: cut where the HF engine would have stopped
+                at = self._answer_end(rule, prompt, ids)
+                if at is not None:
+                    ids, reason = ids[:at], "answer"
             text = str(
                 self.tokenizer.decode(
                     ids, skip_special_tokens=False, clean_up_tokenization_spaces=False
@@ -186,6 +195,17 @@ class VLLMEngine:
             )
             results.append(Generation(prompt, ids, text, reason))
         return results
+
+    def _answer_end(self, rule: Any, prompt: list[int], ids: list[int]) -> int | None:
+        """Tokens up to where a finished answer statement ends (None: none in ``ids``)."""
+        from experiments.generation.answers import opens_thinking
+        from experiments.generation.stopping import AnswerWatch
+
+        def decode(t: list[int]) -> str:
+            return str(self.tokenizer.decode(t, skip_special_tokens=False))
+
+        watch = AnswerWatch(rule, decode, thinking=opens_thinking(decode(prompt[-32:])))
+        return next((n for n in range(1, len(ids) + 1) if watch.done(ids[:n])), None)
 
     @property
     def generation_config(self) -> Any:

@@ -84,4 +84,30 @@ def findings_section(directory: Path, out: Path, figures: list[Path]) -> tuple[s
     parts.append(
         table(["", "question", "verdict", "answer", "effects (pooled; per seed)"], rows, raw=True)
     )
+    checks = findings.get("capability") or []
+    if checks:
+        parts.append(
+            "<p><b>Capability check</b>: the reasoner's answer accuracy (states the right final "
+            "answer) under each direction at the headline α and under the joint ablation, against "
+            "unsteered on the same prompts; LOST means the direction destroys capability.</p>"
+        )
+        parts.append(
+            table(
+                ["intervention", "verdict", "numbers"],
+                [
+                    [
+                        escape(c["label"]),
+                        f'<b style="color:{VERDICT_COLOURS.get(_CAPABILITY[c["verdict"]], "#444")}">'
+                        f"{escape(c['verdict'].upper())}</b>",
+                        escape(c["summary"]),
+                    ]
+                    for c in checks
+                ],
+                raw=True,
+            )
+        )
     return "".join(parts), findings
+
+
+_CAPABILITY = {"kept": "yes", "lost": "no", "inconclusive": "inconclusive"}
+"""Capability verdicts coloured as the answers' (kept green, lost red)."""

@@ -85,7 +85,21 @@ class StudyConfig:
     n_steer_prompts: int = 40
     """Held-out (evaluation split) prompts per steering and ablation cell."""
     steer_max_new_tokens: int = 128
-    """Most tokens generated per steered prompt."""
+    """Most tokens generated per steered prompt; with steer_stop_at_answer, long enough for most
+    unsteered generations to reach their answer (the findings say what share did)."""
+    steer_stop_at_answer: bool = False
+    """Steering and ablation generations go on past "</think>" to the answer line and stop once
+    a final answer is stated, so each cell's answer accuracy is measured (the capability check);
+    false: they stop at "</think>" and no accuracy is read."""
+    capability_tolerance: float = 0.1
+    """The capability check: a direction destroys capability when, at headline_alpha, the
+    reasoner's accuracy (answered_correctly) drops below unsteered with the CI's upper end below
+    0 and the drop at least this large; it keeps capability when the CI's lower end lies above
+    −capability_tolerance; otherwise the check is inconclusive."""
+    capability_min_answered: float = 0.5
+    """The capability check is inconclusive unless at least this share of the unsteered
+    generations states an answer (fewer: raise steer_max_new_tokens, or "never answered" would be
+    read as "wrong")."""
     steer_temperature: float = 0.7
     """Sampling temperature while steering (the seed picks the samples)."""
     alphas: tuple[float, ...] = (0.0, 0.1, 0.2, -0.2)
@@ -115,8 +129,13 @@ class StudyConfig:
     """Hooks to ablate at (default: the steer layer's residual stream; blocks.*.hook_resid_post:
     every layer)."""
     ablation_n_random: int = 3
-    """Random k-dimensional subspaces ablated per k (the chance level); none is shared between
-    seeds (seed s starts at s × ablation_n_random)."""
+    """Random k-dimensional subspaces ablated per k and kind (the chance level); none is shared
+    between seeds (seed s starts at s × ablation_n_random)."""
+    ablation_random_kinds: tuple[str, ...] = ("isotropic",)
+    """Random subspaces ablated: isotropic (uniform) and/or variance_matched (the reasoner's
+    variance along them, on the seed's cached traces, equals that along the ablated span's; see
+    experiments.steering.runs.subspaces). Q4 compares with every kind given; each ablated span's
+    share of the residual (mean component, variance) is reported either way."""
     decision_points: bool = True
     """Read the teacher-forced decision-point metric (the primary measure of "does the direction
     induce backtracking"): the reasoner's held-out traces on the steering prompts, read by both
@@ -162,6 +181,9 @@ class StudyConfig:
             (bool(self.ablation_modes) and set(self.ablation_modes) <= {"zero", "mean"}, f"ablation_modes {list(self.ablation_modes)}: choose from zero, mean"),
             ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
+            (0 < self.capability_tolerance < 1, f"capability_tolerance {self.capability_tolerance} must be in (0, 1)"),
+            (0 <= self.capability_min_answered <= 1, f"capability_min_answered {self.capability_min_answered} must be in [0, 1]"),
+            (bool(self.ablation_random_kinds) and set(self.ablation_random_kinds) <= {"isotropic", "variance_matched"}, f"ablation_random_kinds {list(self.ablation_random_kinds)}: choose from isotropic, variance_matched"),
             (self.prompt_selection in ("stratified", "first"), f"prompt_selection {self.prompt_selection!r}: choose stratified or first"),
         ]  # fmt: skip
         for ok, message in checks:

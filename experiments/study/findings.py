@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from activation_store.core.stats import (
 )
 from experiments.steering.runs.plan import cell_id
 from experiments.study import decision_findings
+from experiments.study.capability import Capability, capability_checks, capability_lines
 from experiments.study.config import StudyConfig
 from experiments.study.effects import (
     Effect,
@@ -88,6 +89,8 @@ class Findings:
     figure: Path | None
     ground_truth: dict[str, Any] | None = None
     """The planted mechanism's criteria (:mod:`experiments.study.ground_truth`), if any."""
+    capability: list[Capability] = field(default_factory=list)
+    """Does each direction cost the reasoner its answers (:mod:`experiments.study.capability`)."""
 
     def lines(self) -> list[str]:
         out = [f"findings over seeds {self.seeds} → {self.path}"]
@@ -96,7 +99,7 @@ class Findings:
         for a in self.answers:
             out.append(f"{a.key.upper()} {a.question}")
             out.append(f"    {a.verdict.upper()}: {a.summary}")
-        return out
+        return out + capability_lines(self.capability)
 
 
 def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, dict[str, Any]]:
@@ -354,13 +357,17 @@ def _mean_effects(label: str, effects: Sequence[Effect]) -> Effect:
     )
 
 
-def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, Any]]:
-    """Q4: ablating the first K directions vs the best single one and vs random K-subspaces."""
+def ablation_answer(
+    config: StudyConfig, study: Path
+) -> tuple[Answer, dict[str, Any], dict[str, Any]]:
+    """Q4: ablating the first K directions vs the best single one and vs random K-subspaces
+    (isotropic and, where run, variance-matched); also the dose curves and the residual shares."""
     metric, names = config.metric, ablation_names(config)
     k_max = max(config.ablation_ks)
     vs_single: dict[int, PromptValues] = {}
     joint_by_seed: dict[int, PromptValues] = {}
     randoms_by_seed: dict[int, list[PromptValues]] = {}
+    matched_by_seed: dict[int, list[PromptValues]] = {}
     none_by_seed: dict[int, PromptValues] = {}
     joint_vs_none: dict[int, PromptValues] = {}
     mean_vs_none: dict[int, PromptValues] = {}
@@ -384,6 +391,9 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             row[f"random/{seed}"] = mean_difference(rnd, none)
             if k == k_max:
                 randoms_by_seed[seed] = [v[c] for c in randoms]
+                matched = [c for c in v if c.startswith(f"reasoner|ablate|matched{k}#")]
+                if matched:
+                    matched_by_seed[seed] = [v[c] for c in matched]
         joint_by_seed[seed], none_by_seed[seed] = joint_values, none
         joint_vs_none[seed] = difference(joint_values, none)
         mean_ablated = v.get(cell_id("reasoner", "mean_ablate", "+".join(names[:k_max])), {})
@@ -398,6 +408,20 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
             none_by_seed,
         ),
     ]
+    matched_note = ""
+    if matched_by_seed:
+        vs_matched = versus_baselines(
+            f"ablate {k_max} − variance-matched random {k_max}-subspaces",
+            joint_by_seed,
+            matched_by_seed,
+            none_by_seed,
+        )
+        effects.append(vs_matched)
+        matched_note = (
+            f"; vs variance-matched random {k_max}-subspaces {fmt(vs_matched)}"
+            f"{percentile_note(vs_matched, 'variance-matched subspaces')}"
+        )
+    shares = residual_shares(config, study, "+".join(names[:k_max]), k_max)
     joint = pooled(f"ablate {k_max} − unablated", joint_vs_none)
     reported = [joint]
     mean_note = ""
@@ -411,11 +435,49 @@ def ablation_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str,
         verdict(effects, -1),
         f"projecting out {k_max} directions changes {metric} by {fmt(joint)}; vs the best single "
         f"direction {fmt(effects[0])}; vs random {k_max}-subspaces {fmt(effects[1])}"
-        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{mean_note}"
-        f"{power_note(effects[1])}",
+        f"{percentile_note(effects[1], f'random {k_max}-subspaces')}{matched_note}{mean_note}"
+        f"{power_note(effects[1])}{shares['note']}",
         [*effects, *reported],
     )
-    return answer, dose
+    return answer, dose, shares["values"]
+
+
+def residual_shares(config: StudyConfig, study: Path, span: str, k: int) -> dict[str, Any]:
+    """The ablated span's and the random k-subspaces' share of the reasoner's residual (mean over
+    seeds; from each ablation run's summary), and a sentence for Q4 ("" without them)."""
+    from experiments.steering.runs.subspaces import share_summary
+
+    per: dict[str, list[dict[str, float]]] = {}
+    for seed in config.seeds:
+        path = study / f"seed{seed}" / f"ablation-s{seed}" / "summary.json"
+        if not path.is_file():
+            continue
+        for c in json.loads(path.read_text())["cells"]:
+            share = c.get("residual_share")
+            if share is None or c["operation"] != "ablate" or c["k"] != k:
+                continue
+            role = (
+                "span"
+                if c["group"] == span
+                else f"{c.get('random_kind', 'isotropic')} random"
+                if c["random_k"]
+                else None
+            )
+            if role is not None:
+                per.setdefault(role, []).append(share)
+    values = {
+        role: {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+        for role, rows in per.items()
+    }
+    if "span" not in values:
+        return {"values": values, "note": ""}
+    note = f"; the ablated span holds {share_summary(values['span'])} of the residual"
+    note += "".join(
+        f", {role} {k}-subspaces {share_summary(values[role])}"
+        for role in ("isotropic random", "variance_matched random")
+        if role in values
+    )
+    return {"values": values, "note": note}
 
 
 def write_findings(study_dir: str | Path) -> Findings:
@@ -431,8 +493,9 @@ def write_findings(study_dir: str | Path) -> Findings:
     config = config_from_dict(StudyConfig, state["config"], where=str(study / "study.json"))
     q1, q2, curves = steering_answers(config, study)
     q3, probe_curves = probe_answer(config, study)
-    q4, dose = ablation_answer(config, study)
+    q4, dose, shares = ablation_answer(config, study)
     answers = [q1, q2, q3, q4]
+    capability = capability_checks(config, study)
     out = study / "findings"
     out.mkdir(parents=True, exist_ok=True)
     truth = ground_truth(config, study, {a.key: a for a in answers})
@@ -444,12 +507,14 @@ def write_findings(study_dir: str | Path) -> Findings:
         "headline_alpha": config.headline_alpha,
         "alphas": sorted(config.alphas),
         "answers": [asdict(a) for a in answers],
+        "capability": [asdict(c) for c in capability],
         "curves": {
             "steering": {k: v for k, v in curves.items() if k not in ("decisions", "matched_kl")},
             "decisions": curves.get("decisions"),
             "matched_kl": curves.get("matched_kl"),
             "probes": probe_curves,
             "ablation": dose,
+            "ablation_residual_share": shares,
         },
         "config": state["config"],
     }
@@ -457,7 +522,7 @@ def write_findings(study_dir: str | Path) -> Findings:
     path.write_text(json.dumps(_finite(payload), indent=2) + "\n")
     figure = plot_headline(payload, out / "headline")
     plot_decisions(payload, out / "decisions")
-    return Findings(answers, list(config.seeds), path, figure, truth)
+    return Findings(answers, list(config.seeds), path, figure, truth, capability)
 
 
 def _finite(value: Any) -> Any:

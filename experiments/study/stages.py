@@ -323,6 +323,8 @@ def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
         "n_prompts": config.n_steer_prompts,
         "prompt_selection": config.prompt_selection,
         "max_new_tokens": config.steer_max_new_tokens,
+        "stop_at_answer": config.steer_stop_at_answer,
+        "stop_at_think_end": not config.steer_stop_at_answer,
         "temperature": config.steer_temperature,
         "seeds": (seed,),
         "batch_size": config.batch_size,
@@ -355,6 +357,9 @@ def _ablation_config(config: StudyConfig, seed: int, seed_dir: str) -> AblationC
         ks=config.ablation_ks,
         n_random=config.ablation_n_random,
         random_seed=seed * config.ablation_n_random,  # no subspace shared between seeds
+        random_kinds=config.ablation_random_kinds,  # type: ignore[arg-type]
+        store=f"{seed_dir}/store.h5",  # variance-matched subspaces, residual shares
+        store_model="reasoner",
     )
 
 

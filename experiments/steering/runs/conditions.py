@@ -83,13 +83,13 @@ def interventions_for(
         if not isinstance(config, AblationConfig):
             raise TypeError("mean-ablation conditions come only from an AblationConfig")
         mean = directions[config.mean_direction]
-    if condition.random_k:
+    if condition.random_k and condition.random_kind == "isotropic":
         seed = int(condition.random_seed or 0)
         basis = random_subspace(target.d_model, condition.random_k, seed)
         vector = None if mean is None else mean.vector
         ablated: Sequence[Direction] | ProjectOut = ProjectOut(basis, [condition.group], vector)
         hooks = hooks or [next(iter(target.direction_hooks.values()))]
-    else:
+    else:  # named directions, or a variance-matched subspace's saved basis
         ablated = chosen
         hooks = hooks or [target.direction_hooks[chosen[0].name]]
     return ablate_interventions(ablated, hooks, positions=positions, mean=mean)
@@ -154,6 +154,7 @@ def run_conditions(
                         ppl,
                         config,
                         prompt_end(tokenizer, out.prompt_ids),
+                        prompt_thinks(tokenizer, out.prompt_ids),
                     )
                     for r, out, ppl in rows
                 ],
@@ -249,6 +250,7 @@ def run_conditions_vllm(
                         ppl,
                         config,
                         prompt_end(engine.tokenizer, out.prompt_ids),
+                        prompt_thinks(engine.tokenizer, out.prompt_ids),
                     )
                     for problem, out, ppl in zip(batch, outs, perplexities, strict=True)
                 ],
@@ -284,6 +286,7 @@ def generation_config(config: RunSettings, seed: int) -> GenerationConfig:
         seed=seed,
         batch_size=config.batch_size,
         stop_at_think_end=config.stop_at_think_end,
+        stop_at_answer=config.stop_at_answer,
     )
 
 
@@ -307,6 +310,15 @@ def prompt_end(tokenizer: Any, prompt_ids: Sequence[int], n_tokens: int = 32) ->
     return str(tokenizer.decode(list(prompt_ids[-n_tokens:]), skip_special_tokens=True))
 
 
+def prompt_thinks(tokenizer: Any, prompt_ids: Sequence[int], n_tokens: int = 32) -> bool:
+    """Whether a prompt leaves the model thinking (an open ``<think>`` in its last tokens, special
+    tokens kept): its final answer then has to follow ``</think>``."""
+    from experiments.generation.answers import opens_thinking
+
+    tail = tokenizer.decode(list(prompt_ids[-n_tokens:]), skip_special_tokens=False)
+    return opens_thinking(str(tail))
+
+
 def _record(
     condition: Condition,
     problem: Problem,
@@ -314,6 +326,7 @@ def _record(
     perplexity: float | None,
     config: RunSettings,
     context: str,
+    thinking: bool,
 ) -> dict[str, Any]:
     metrics = measure(
         out.text,
@@ -322,6 +335,7 @@ def _record(
         perplexity=perplexity,
         max_repetition=config.max_repetition,
         context=context,
+        thinking=thinking,
     )
     return {
         "condition": condition.id,

@@ -20,6 +20,7 @@ ChatTemplate = Literal["auto", "on", "off"]
 Engine = Literal["hf", "vllm"]
 GroupScale = Literal["each", "split"]
 AblationMode = Literal["zero", "mean"]
+RandomKind = Literal["isotropic", "variance_matched"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +69,12 @@ class RunSettings:
     """Prompts generated together (left-padded, one KV cache)."""
     stop_at_think_end: bool = True
     """Stop a generation after "</think>" (the thinking text is what is measured)."""
+    stop_at_answer: bool = False
+    """Decode past "</think>" to the answer line and stop once a final answer is stated ("answer
+    is X" ended by a line break or full stop, or \\boxed{X}), so answer accuracy (the
+    capability check: metrics answered, answered_correctly) is measured; backtracking is still
+    counted on the thinking text. Needs stop_at_think_end = false and a max_new_tokens that lets
+    most unsteered generations reach their answer."""
     device: str = "cpu"
     """cpu, cuda, cuda:N or auto."""
     dtype: Dtype = "float32"
@@ -114,6 +121,10 @@ class RunSettings:
             "(temperature > 0) or give one seed",
         )
         _need(self.max_new_tokens > 0 and self.batch_size > 0, "max_new_tokens, batch_size ≥ 1")
+        _need(
+            not (self.stop_at_answer and self.stop_at_think_end),
+            "stop_at_answer needs stop_at_think_end = false (it would stop before the answer line)",
+        )
         _need(bool(DEVICE_PATTERN.match(self.device)), f"device={self.device!r}: use cpu, cuda")
         _need(self.dtype in get_args(Dtype), f"dtype={self.dtype!r}: use {get_args(Dtype)}")
         _need(self.engine in get_args(Engine), f"engine={self.engine!r}: use hf or vllm")
@@ -205,6 +216,21 @@ class AblationConfig(RunSettings):
     mean_direction: str = ""
     """The mean-activation direction (kind mean_activation, e.g. reasoner_L10_mean) in
     directions_dir that mean-ablation keeps; needed when modes has mean."""
+    random_kinds: tuple[RandomKind, ...] = ("isotropic",)
+    """Kinds of random k-subspaces (n_random of each per k and mode): isotropic (uniform) or
+    variance_matched (the activations' variance along them equals that along the first k
+    directions' span, within variance_tolerance; drawn from a Gaussian tilted towards the top or
+    bottom principal directions, see experiments.steering.runs.subspaces); variance_matched
+    needs store."""
+    variance_tolerance: float = 0.05
+    """Largest relative difference between a variance-matched subspace's projected variance and
+    the ablated span's."""
+    store: str = ""
+    """Activation store (backtrack cache) holding the ablated model's activations at the
+    directions' hook: their mean and covariance give variance-matched subspaces and each ablated
+    span's share of the residual (summary: residual_share). Empty: neither."""
+    store_model: str = ""
+    """The ablated model's name in store (default: the first model's label)."""
 
     def _check(self) -> None:
         super()._check()
@@ -220,6 +246,19 @@ class AblationConfig(RunSettings):
             "reasoner_L10_mean",
         )
         _need(self.n_random >= 0, f"n_random={self.n_random} must be ≥ 0")
+        _need(
+            bool(self.random_kinds) and set(self.random_kinds) <= set(get_args(RandomKind)),
+            f"random_kinds={self.random_kinds}: choose from isotropic, variance_matched",
+        )
+        _need(
+            "variance_matched" not in self.random_kinds or bool(self.store),
+            "random_kinds has variance_matched: point store at the activation store of the "
+            "ablated model (backtrack cache)",
+        )
+        _need(
+            0 < self.variance_tolerance < 1,
+            f"variance_tolerance={self.variance_tolerance} must be in (0, 1)",
+        )
 
 
 CONFIG_KINDS: dict[str, type[RunSettings]] = {"sweep": SweepConfig, "ablation": AblationConfig}

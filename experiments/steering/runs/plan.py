@@ -44,6 +44,9 @@ class Condition:
     """Dimension of a random subspace to ablate (0: none)."""
     random_seed: int | None = None
     """Seed of that random subspace."""
+    random_kind: str = "isotropic"
+    """isotropic (drawn at run time from random_seed) or variance_matched (its basis saved in the
+    run's directions/ under ``directions``)."""
     seed: int = 0
     """Generation seed."""
 
@@ -51,7 +54,8 @@ class Condition:
     def group(self) -> str:
         """What is intervened with, e.g. ``base_L10_dom``, ``a+b``, ``random3#1``, ``unsteered``."""
         if self.random_k:
-            return f"random{self.random_k}#{self.random_seed}"
+            prefix = "matched" if self.random_kind == "variance_matched" else "random"
+            return f"{prefix}{self.random_k}#{self.random_seed}"
         return "+".join(self.directions) or "unsteered"
 
     @property
@@ -81,6 +85,7 @@ class Condition:
             alpha=float(obj["alpha"]),
             random_k=int(obj["random_k"]),
             random_seed=obj["random_seed"],
+            random_kind=obj.get("random_kind", "isotropic"),
             seed=int(obj["seed"]),
         )
 
@@ -136,12 +141,24 @@ def ablation_plan(config: AblationConfig, names: Sequence[str]) -> list[Conditio
                         operation=op,
                         random_k=k,
                         random_seed=config.random_seed + j,
+                        random_kind=kind,
+                        directions=matched_names(k, config.random_seed + j)
+                        if kind == "variance_matched"
+                        else (),
                         seed=seed,
                     )
+                    for kind in config.random_kinds
                     for k in sorted(set(config.ks))
                     for j in range(config.n_random)
                 )
     return out
+
+
+def matched_names(k: int, seed: int) -> tuple[str, ...]:
+    """The saved basis directions of variance-matched subspace (``k``, ``seed``)."""
+    from experiments.steering.runs.subspaces import basis_name
+
+    return tuple(basis_name(k, seed, i) for i in range(k))
 
 
 def _check_known(names: Sequence[str], wanted: Sequence[str]) -> None:

@@ -37,6 +37,9 @@ class Setup:
 
     directions: list[Direction]
     plan: list[Condition]
+    residual_shares: dict[str, Any] | None = None
+    """Ablation with a store: each ablated group's share of the residual (see
+    :func:`experiments.steering.runs.subspaces.residual_share`)."""
 
 
 def prepare(config: RunSettings, load: LoadModel) -> Setup:
@@ -56,6 +59,11 @@ def prepare(config: RunSettings, load: LoadModel) -> Setup:
         _check_ablation(config, directions)
         plan = ablation_plan(config, [d.name for d in directions])
         directions = directions + _mean_direction(config, directions)
+        if config.store:
+            from experiments.steering.runs.ablation_setup import matched_and_shares
+
+            matched, shares = matched_and_shares(config, directions, plan)
+            return Setup(directions + matched, plan, shares)
     else:
         raise TypeError(f"unknown config type {type(config).__name__}")
     return Setup(directions, plan)
@@ -66,7 +74,10 @@ def write_setup(run: RunDir, config: RunSettings, setup: Setup) -> None:
     for direction in setup.directions:
         save_direction(direction, run.directions_dir)
     run.write_json("environment.json", environment(config.device))
-    run.write_json("plan.json", _plan_json(config, setup.directions, setup.plan))
+    plan = _plan_json(config, setup.directions, setup.plan)
+    if setup.residual_shares is not None:
+        plan["residual_shares"] = setup.residual_shares
+    run.write_json("plan.json", plan)
 
 
 def _baselines(

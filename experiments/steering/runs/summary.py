@@ -32,9 +32,14 @@ from experiments.steering.runs.rundir import RunDir
 
 logger = logging.getLogger(__name__)
 
-BOOLEAN_METRICS = frozenset({"any_backtracking", "degenerate", "correct"})
+BOOLEAN_METRICS = frozenset(
+    {"any_backtracking", "degenerate", "correct", "answered", "answered_correctly"}
+)
 KEY_METRICS = ("backtracking_sentences", "coherent_backtracking_sentences", "wait_hmm_fraction")
 """Metrics that get paired tests against baselines."""
+CAPABILITY_METRICS = ("answered", "answered_correctly")
+"""Metrics that get a paired test against the unsteered (unablated) run only: does the
+intervention cost the model its answers (the capability check)?"""
 
 CellValues = dict[str, PromptValues]
 """cell → prompt id → value (mean over seeds), for one metric."""
@@ -117,6 +122,7 @@ def summarize(run: RunDir, config: RunSettings, n_prompts: int) -> dict[str, Any
     values = per_prompt(generations, cells_of)
     kinds = {name: d["kind"] for name, d in plan["directions"].items()}
     changed = _positions_changed(run.intervention_records(), cells_of)
+    shares = (plan.get("residual_shares") or {}).get("groups", {})
     cells = []
     for cell, cond in sorted(first.items(), key=lambda kv: conditions.index(kv[1])):
         metrics = {
@@ -137,6 +143,7 @@ def summarize(run: RunDir, config: RunSettings, n_prompts: int) -> dict[str, Any
                 ),
                 "metrics": metrics,
                 "positions_changed": changed.get(cell, {"prompt": 0, "generated": 0}),
+                **({"residual_share": shares[cond.group]} if cond.group in shares else {}),
             }
         )
     by_cell = {c["cell"]: c for c in cells}
@@ -157,6 +164,8 @@ def summarize(run: RunDir, config: RunSettings, n_prompts: int) -> dict[str, Any
     }
     if out["kind"] == "ablation":
         out["dose_response"] = dose_response(by_cell, values, config)
+        if "residual_shares" in plan:
+            out["residual_moments"] = plan["residual_shares"]["moments"]
     return out
 
 
@@ -178,7 +187,7 @@ def _comparisons(
             and r["kinds"] == ["random"]
             and r["k"] == 1
         ]
-        for metric in KEY_METRICS:
+        for metric in KEY_METRICS + CAPABILITY_METRICS:
             cell_values = values.get(metric, {})
             mine = cell_values.get(c["cell"], {})
             base = cell_values.get(reference.get(c["model"], ""), {})
@@ -186,7 +195,12 @@ def _comparisons(
             if result is not None:
                 against = "unsteered" if c["operation"] == "add" else "unablated"
                 out.append({"cell": c["cell"], "against": against, "metric": metric, **result})
-            if c["operation"] == "add" and randoms and c["kinds"] != ["random"]:
+            if (
+                c["operation"] == "add"
+                and randoms
+                and c["kinds"] != ["random"]
+                and metric in KEY_METRICS
+            ):
                 group = [cell_values.get(r, {}) for r in randoms]
                 result = config.versus_group(mine, group, base)
                 if result is not None:

@@ -1,13 +1,16 @@
-"""Answer extraction: is the generation's final answer the prompt's computed answer?"""
+"""Answer extraction: is the generation's final answer the prompt's computed answer?
+
+The grammar of an answer statement lives in :mod:`experiments.generation.answers` (shared with
+the stop rule that ends a generation at its answer).
+"""
 
 from __future__ import annotations
 
 import re
 
-THINK_END = "</think>"
+from experiments.generation.answers import ANSWER_IS, BOXED, THINK_END, clean, stated_answer
+
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
-ANSWER_IS = re.compile(r"answer\s*(?:is|:)\s*\**\s*([^\n.,;]+)", re.IGNORECASE)
 
 
 def extract_answer(text: str) -> str | None:
@@ -21,7 +24,7 @@ def extract_answer(text: str) -> str | None:
         for pattern in (BOXED, ANSWER_IS):
             found = pattern.findall(source)
             if found:
-                return _clean(found[-1])
+                return clean(found[-1])
     numbers = NUMBER.findall(tail) or NUMBER.findall(text)
     return numbers[-1] if numbers else None
 
@@ -33,14 +36,24 @@ def answer_correct(text: str, answer: int | str | None) -> bool | None:
     """
     if answer is None:
         return None
-    stated = extract_answer(text)
+    return matches(extract_answer(text), answer)
+
+
+def answered_correctly(text: str, answer: int | str | None, *, thinking: bool) -> bool | None:
+    """Whether the generation *states* a final answer (see
+    :func:`experiments.generation.answers.stated_answer`) and it equals ``answer``; no last-number
+    guess, so a generation cut off before its answer is not right by luck. None without a
+    reference answer."""
+    if answer is None:
+        return None
+    return matches(stated_answer(text, thinking=thinking), answer)
+
+
+def matches(stated: str | None, answer: int | str) -> bool:
+    """Whether a stated answer equals the reference (numbers by value, words case-insensitively)."""
     if stated is None:
         return False
     if isinstance(answer, int) or NUMBER.fullmatch(str(answer).strip()):
         numbers = NUMBER.findall(stated)
         return bool(numbers) and float(numbers[-1]) == float(answer)
-    return _clean(stated).lower() == _clean(str(answer)).lower()
-
-
-def _clean(text: str) -> str:
-    return text.strip().strip("*$ ").rstrip(".")
+    return clean(stated).lower() == clean(str(answer)).lower()

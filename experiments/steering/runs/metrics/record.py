@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from experiments.steering.runs.metrics.answers import answer_correct
+from experiments.generation.answers import THINK_END, opens_thinking, stated_answer
+from experiments.steering.runs.metrics.answers import answer_correct, answered_correctly
 from experiments.steering.runs.metrics.backtracking import backtracking_counts
 from experiments.steering.runs.metrics.text import repetition_rate, word_counts
 
@@ -28,7 +29,12 @@ METRIC_MEANINGS: dict[str, str] = {
     "degenerate": "repetition_rate above the run's threshold: the degenerate_quantile of the "
     "unsteered generations of the same model (the summary's calibration), or max_repetition",
     "perplexity": "perplexity of the generated tokens under the unsteered model",
-    "correct": "final answer equals the prompt's computed answer (prompts with answers only)",
+    "correct": "final answer (or, failing a stated one, the last number) equals the prompt's "
+    "computed answer (prompts with answers only)",
+    "answered": "states a final answer ('answer is X' or \\boxed{X}; after '</think>' when the "
+    "prompt left the model thinking): a generation cut off before it has not answered",
+    "answered_correctly": "states a final answer and it is the prompt's computed answer (prompts "
+    "with answers only): the capability check's accuracy, with no last-number guess",
 }
 """What each metric means, for result files and the report."""
 
@@ -51,6 +57,8 @@ class GenerationMetrics:
     degenerate: bool
     perplexity: float | None
     correct: bool | None
+    answered: bool
+    answered_correctly: bool | None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,11 +72,19 @@ def measure(
     perplexity: float | None,
     max_repetition: float,
     context: str = "",
+    thinking: bool | None = None,
 ) -> GenerationMetrics:
     """Every metric of one generation. ``perplexity`` comes from the unsteered model (or None);
-    ``context`` is the prompt's end (a sentence it leaves open is no sentence of the generation)."""
-    words = word_counts(text)
-    counts = backtracking_counts(text, context=context)
+    ``context`` is the prompt's end (a sentence it leaves open is no sentence of the generation;
+    a ``<think>`` it leaves open means the answer must follow ``</think>``). Backtracking and word
+    counts read the thinking text: a generation that goes on to its answer line is measured up to
+    its ``</think>``, as one stopped there. ``thinking``: whether the prompt left the model
+    thinking (None: read off ``context``; pass it when special tokens were dropped from it)."""
+    thinking_text = text.split(THINK_END, 1)[0]
+    if thinking is None:
+        thinking = opens_thinking(context)
+    words = word_counts(thinking_text)
+    counts = backtracking_counts(thinking_text, context=context)
     repetition = repetition_rate(list(generated_ids))
     degenerate = repetition > max_repetition
     return GenerationMetrics(
@@ -86,6 +102,8 @@ def measure(
         degenerate=degenerate,
         perplexity=perplexity,
         correct=answer_correct(text, answer),
+        answered=stated_answer(text, thinking=thinking) is not None,
+        answered_correctly=answered_correctly(text, answer, thinking=thinking),
     )
 
 

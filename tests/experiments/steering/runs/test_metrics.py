@@ -132,3 +132,25 @@ def test_the_degenerate_filter_is_calibrated_on_the_unsteered_run() -> None:
     assert recalibrated(steered[0]["metrics"], threshold)["coherent_backtracking_sentences"] == 0  # type: ignore[arg-type]
     fixed = SweepConfig(models=("m",), directions_dir="d", degenerate_quantile=None)
     assert degenerate_thresholds(unsteered, set(), fixed) == {"m": 0.5}
+
+
+def test_answered_is_read_after_the_thinking_closes() -> None:
+    thinking_prompt = "<|im_start|>assistant\n<think>\n"
+    cut = measure("3 + 4 = 7. So the answer is 7", [1] * 12, answer=7, perplexity=None,
+                  max_repetition=0.5, context=thinking_prompt)  # fmt: skip
+    assert cut.correct is True  # the last-number guess
+    assert (cut.answered, cut.answered_correctly) == (False, False)  # but it never answered
+    done = measure("3 + 4 = 7.\n</think>\nThe answer is 7.", [1] * 12, answer=7,
+                   perplexity=None, max_repetition=0.5, context=thinking_prompt)  # fmt: skip
+    assert (done.answered, done.answered_correctly) == (True, True)
+    wrong = measure("x\n</think>\nThe answer is 8.", [1] * 8, answer=7, perplexity=None,
+                    max_repetition=0.5, context=thinking_prompt)  # fmt: skip
+    assert (wrong.answered, wrong.answered_correctly) == (True, False)
+    base = measure("The answer is 7.", [1] * 5, answer=7, perplexity=None, max_repetition=0.5)
+    assert (base.answered, base.answered_correctly) == (True, True)  # no thinking opened
+
+
+def test_backtracking_is_counted_on_the_thinking_text_only() -> None:
+    text = "Let me see.\n</think>\nWait, the answer is 7."
+    m = measure(text, [1] * 12, answer=7, perplexity=None, max_repetition=0.5)
+    assert m.backtracking_sentences == 0 and m.wait_count == 0
