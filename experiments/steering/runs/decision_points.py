@@ -118,12 +118,13 @@ def read_points(
     out: list[tuple[list[float], torch.Tensor]] = []
     for start in range(0, len(points), batch_size):
         batch = points[start : start + batch_size]
-        lengths = [len(p.trace.token_ids) for p in batch]
+        # causal: the last decision point's prediction needs the tokens before it, no more
+        lengths = [max(p.token_index, default=1) for p in batch]
         width = max(lengths)
         ids = torch.zeros(len(batch), width, dtype=torch.long)
         mask = torch.zeros(len(batch), width, dtype=torch.long)
         for row, p in enumerate(batch):  # right padding: every row's positions start at 0
-            ids[row, : lengths[row]] = torch.tensor(p.trace.token_ids)
+            ids[row, : lengths[row]] = torch.tensor(p.trace.token_ids[: lengths[row]])
             mask[row, : lengths[row]] = 1
         prompts = [p.trace.n_prompt_tokens for p in batch]
         with torch.inference_mode(), steer_hf(hf_model, interventions, prompt_lengths=prompts):
