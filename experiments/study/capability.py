@@ -29,7 +29,7 @@ from activation_store.core.stats import PromptValues, difference, mean_over
 from experiments.steering.runs.plan import cell_id
 from experiments.study.config import StudyConfig
 from experiments.study.effects import Effect, fmt, pooled, run_values_at
-from experiments.study.stages import ablation_names, direction_names
+from experiments.study.stages import ablation_names, sweep_direction_names
 
 ACCURACY = "answered_correctly"
 ANSWERED = "answered"
@@ -89,7 +89,7 @@ def capability_checks(config: StudyConfig, study: Path) -> list[Capability]:
     unsteered = cell_id("reasoner", "none", "unsteered")
     groups: dict[str, dict[int, list[str]]] = {}
     for seed in config.seeds:
-        names = direction_names(config, seed)
+        names = sweep_direction_names(config, seed)
         for role, name in names.items():
             label = "random directions" if role.startswith("random") else _ROLES.get(role, role)
             groups.setdefault(f"steer: {label}", {}).setdefault(seed, []).append(

@@ -155,6 +155,15 @@ class StudyConfig:
     )
     """Strengths of the decision-point reading (≥ 5 of each sign for a dose-response; must hold
     headline_alpha); one forward pass per trace each, so many are affordable."""
+    decision_random_alphas: tuple[float, ...] = ()
+    """Strengths at which the random directions are read at the decision points (a subset of
+    decision_alphas holding headline_alpha and a positive α above it, for the matched-KL
+    comparison); empty: every decision_alphas. The base and reasoner directions always get every
+    strength (their dose-response)."""
+    sweep_n_random: int | None = None
+    """Random directions steered in free generation (the first of the n_random; the decision
+    points read all of them): free-generation cells are the costly ones, and the primary
+    verdict comes from the decision points. None: all n_random."""
     headline_alpha: float = 0.2
     """The α (positive) at which the findings compare directions."""
     metric: str = "coherent_backtracking_sentences"
@@ -184,6 +193,8 @@ class StudyConfig:
             (0 < self.capability_tolerance < 1, f"capability_tolerance {self.capability_tolerance} must be in (0, 1)"),
             (0 <= self.capability_min_answered <= 1, f"capability_min_answered {self.capability_min_answered} must be in [0, 1]"),
             (bool(self.ablation_random_kinds) and set(self.ablation_random_kinds) <= {"isotropic", "variance_matched"}, f"ablation_random_kinds {list(self.ablation_random_kinds)}: choose from isotropic, variance_matched"),
+            (set(self.decision_random_alphas) <= set(self.decision_alphas) and (not self.decision_random_alphas or self.headline_alpha in self.decision_random_alphas), f"decision_random_alphas {list(self.decision_random_alphas)} must be a subset of decision_alphas holding headline_alpha {self.headline_alpha}"),
+            (self.sweep_n_random is None or 1 <= self.sweep_n_random <= self.n_random, f"sweep_n_random {self.sweep_n_random} must lie in 1..n_random ({self.n_random})"),
             (self.prompt_selection in ("stratified", "first"), f"prompt_selection {self.prompt_selection!r}: choose stratified or first"),
         ]  # fmt: skip
         for ok, message in checks:

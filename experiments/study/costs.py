@@ -113,8 +113,9 @@ class Workload:
 
 def workload(config: StudyConfig, n_derivation: int, mean_prompt_chars: float) -> Workload:
     """Generation and probe counts per seed (as ``experiments.study.stages`` runs them)."""
-    n_dirs = 2 + n_dirs_of(config)
+    n_dirs = 2 + n_dirs_of(config, sweep=True)
     n_alphas = sum(1 for a in config.alphas if a != 0)
+    n_modes, n_kinds = len(config.ablation_modes), len(config.ablation_random_kinds)
     ks = sorted(set(config.ablation_ks))
     n_subsets = len({tuple(config.ablation_directions[:k]) for k in ks} | {
         (d,) for d in config.ablation_directions
@@ -123,7 +124,8 @@ def workload(config: StudyConfig, n_derivation: int, mean_prompt_chars: float) -
         prompt_tokens=mean_prompt_chars / CHARS_PER_TOKEN + TEMPLATE_TOKENS,
         n_traces=min(config.n_trace_prompts or n_derivation, n_derivation),
         n_sweep=2 * config.n_steer_prompts * (1 + n_dirs * n_alphas),
-        n_ablation=config.n_steer_prompts * (1 + n_subsets + len(ks) * config.ablation_n_random),
+        n_ablation=config.n_steer_prompts
+        * (1 + n_modes * (n_subsets + len(ks) * config.ablation_n_random * n_kinds)),
         n_probes=2 * len(config.layers) * len(parse_offsets(config.probe_offsets)),
     )
 
@@ -204,7 +206,10 @@ def seed_steps(
         n_held = config.n_steer_prompts
         held_s, held_basis = generation("trace_tok_s", n_held, config.trace_max_new_tokens, False)
         held_tokens = n_held * (work.prompt_tokens + config.trace_max_new_tokens)
-        cells = 2 * (1 + (2 + n_dirs_of(config)) * sum(a != 0 for a in config.decision_alphas))
+        every = sum(a != 0 for a in config.decision_alphas)
+        few = sum(a != 0 for a in config.decision_random_alphas) or every
+        fixed = 2 + n_dirs_of(config) - config.n_random
+        cells = 2 * (1 + fixed * every + config.n_random * few)
         read_s = (
             None
             if costs is None
@@ -236,9 +241,13 @@ def seed_steps(
     ]  # fmt: skip
 
 
-def n_dirs_of(config: StudyConfig) -> int:
-    """Directions saved per model and layer besides dom/mean/offset0: randoms and token rows."""
-    return config.n_random + len(config.token_baselines) * len(config.token_baseline_kinds)
+def n_dirs_of(config: StudyConfig, *, sweep: bool = False) -> int:
+    """Directions saved per model and layer besides dom/mean/offset0: randoms and token rows
+    (``sweep``: those the free-generation sweep steers with)."""
+    randoms = config.n_random
+    if sweep and config.sweep_n_random is not None:
+        randoms = config.sweep_n_random
+    return randoms + len(config.token_baselines) * len(config.token_baseline_kinds)
 
 
 def _rate(table: tuple[tuple[int, float], ...], batch: int) -> tuple[float, str]:

@@ -57,7 +57,7 @@ from experiments.study.effects import (
     versus_baselines,
 )
 from experiments.study.ground_truth import ground_truth, ground_truth_lines
-from experiments.study.stages import ablation_names, direction_names
+from experiments.study.stages import ablation_names, sweep_direction_names
 
 QUESTIONS = {
     "q1": "Does the base-derived direction raise backtracking in the reasoner above norm-matched "
@@ -115,7 +115,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
     base_unsteered: list[float] = []
     for seed in config.seeds:
         v = run_values_at(study / f"seed{seed}" / f"sweep-s{seed}", metric)
-        names = direction_names(config, seed)
+        names = sweep_direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
         steered = v.get(cell_id("reasoner", "add", names["base_dom"], alpha), {})

@@ -171,14 +171,14 @@ def _mean(values: dict[str, float] | None) -> float:
 
 def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
     from experiments.steering.runs.plan import cell_id
-    from experiments.study.stages import direction_names
+    from experiments.study.stages import sweep_direction_names
 
     alphas = sorted(config.alphas)
     base_curve: dict[float, list[float]] = {a: [] for a in alphas}
     random_means: dict[float, list[float]] = {a: [] for a in alphas if a > 0}
     for seed in config.seeds:
         v = _cells(study / f"seed{seed}" / f"sweep-s{seed}", config.metric)
-        names = direction_names(config, seed)
+        names = sweep_direction_names(config, seed)
         for a in alphas:
             cell = (
                 cell_id("reasoner", "none", "unsteered")

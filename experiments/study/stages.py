@@ -73,6 +73,15 @@ def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
     return names
 
 
+def sweep_direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
+    """:func:`direction_names` less the random directions beyond ``sweep_n_random``: what the
+    free-generation sweep steers with."""
+    keep = config.n_random if config.sweep_n_random is None else config.sweep_n_random
+    randoms = [k for k in direction_names(config, seed) if k.startswith("random")]
+    dropped = set(randoms[keep:])
+    return {k: n for k, n in direction_names(config, seed).items() if k not in dropped}
+
+
 def random_seeds(config: StudyConfig, seed: int) -> range:
     """The seeds of study seed ``seed``'s random directions: ``seed × n_random`` onwards, so no
     two seeds of a study share one (each seed's baselines are independent draws)."""
@@ -263,6 +272,14 @@ def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
                     directions_dir=f"{d}/directions",
                     directions=tuple(direction_names(config, seed).values()),
                     alphas=config.decision_alphas,
+                    baseline_directions=tuple(
+                        n
+                        for k, n in direction_names(config, seed).items()
+                        if k.startswith("random")
+                    )
+                    if config.decision_random_alphas
+                    else (),
+                    baseline_alphas=config.decision_random_alphas,
                     batch_size=config.batch_size,
                     device=config.device,
                     dtype=config.dtype,  # type: ignore[arg-type]
@@ -337,7 +354,7 @@ def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
 def _sweep_config(config: StudyConfig, seed: int, seed_dir: str) -> SweepConfig:
     return SweepConfig(
         **_steering(config, seed, seed_dir),
-        directions=tuple(direction_names(config, seed).values()),
+        directions=tuple(sweep_direction_names(config, seed).values()),
         alphas=config.alphas,
         alpha_unit="mean_resid_norm",
         random_seed=random_seeds(config, seed).start,

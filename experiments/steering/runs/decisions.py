@@ -76,6 +76,11 @@ class DecisionConfig:
     """Direction names to use, in order (default: every direction in directions_dir)."""
     alphas: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.4, -0.05, -0.1, -0.2, -0.3, -0.4)
     """Steering strengths in alpha_unit; 0 is the unsteered reference (always read)."""
+    baseline_directions: tuple[str, ...] = ()
+    """Directions (of ``directions``) read only at ``baseline_alphas``, e.g. the random
+    baselines: a distribution at a few strengths costs far less than a full dose-response each."""
+    baseline_alphas: tuple[float, ...] = ()
+    """The strengths for ``baseline_directions`` (a subset of ``alphas``); empty: every alpha."""
     alpha_unit: AlphaUnit = "mean_resid_norm"
     """unit, mean_resid_norm or raw (see experiments.steering.interventions.units)."""
     hooks: tuple[str, ...] = ()
@@ -107,6 +112,10 @@ class DecisionConfig:
         need(bool(self.traces), "traces is empty; give held-out traces (backtrack traces JSONL)")
         need(bool(self.directions_dir), "directions_dir is empty; point it at saved directions")
         need(0.0 in self.alphas, "alphas must contain 0 (the unsteered reference)")
+        need(
+            set(self.baseline_alphas) <= set(self.alphas),
+            f"baseline_alphas {list(self.baseline_alphas)} must be a subset of alphas",
+        )
         need(bool(self.openers), "openers is empty; give at least one backtracking opener")
         need(self.batch_size >= 1, "batch_size must be ≥ 1")
         need(self.max_traces is None or self.max_traces >= 1, "max_traces must be ≥ 1 or none")
@@ -220,11 +229,13 @@ def _plan(config: DecisionConfig, names: Sequence[str]) -> list[Condition]:
     out = []
     for model in config.labels:
         out.append(Condition(model=model, operation="none"))
+        few = set(config.baseline_directions) if config.baseline_alphas else set()
         out += [
             Condition(model=model, operation="add", directions=(n,), alpha=a)
             for a in config.alphas
             if a != 0
             for n in names
+            if n not in few or a in config.baseline_alphas
         ]
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from activation_store.core.configs import ConfigError
@@ -83,3 +85,34 @@ def test_the_sae_step_can_be_turned_off_on_the_command_line() -> None:
     assert load_study_config("demo_quick", **_overrides(off)).sae is None
     kept = parser.parse_args(["study", "check", "demo_quick"])
     assert load_study_config("demo_quick", **_overrides(kept)).sae == "smollm2-135m-l10r-8x"
+
+
+def test_random_baselines_can_be_read_at_fewer_strengths_and_steered_fewer() -> None:
+    from experiments.steering.runs.decisions import DecisionConfig, _plan
+    from experiments.study.stages import all_steps, direction_names, sweep_direction_names
+
+    config = StudyConfig(
+        n_random=6, sweep_n_random=2, decision_random_alphas=(0.2, 0.4, -0.2), sae=None
+    )
+    names = direction_names(config, 1)
+    sweep = sweep_direction_names(config, 1)
+    randoms = [k for k in names if k.startswith("random")]
+    assert len(randoms) == 6 and [k for k in sweep if k.startswith("random")] == randoms[:2]
+    assert set(sweep) - set(randoms) == set(names) - set(randoms)
+    steps = {s.id: s for s in all_steps(config, Path("/tmp/x"))}
+    (decision,) = steps["seed0/decisions"].configs
+    assert isinstance(decision, DecisionConfig)
+    plan = _plan(decision, list(decision.directions))
+    per_direction: dict[str, set[float]] = {}
+    for c in plan:
+        if c.operation == "add":
+            per_direction.setdefault(c.directions[0], set()).add(c.alpha)
+    random_names = set(decision.baseline_directions)
+    assert len(random_names) == 6
+    for name, alphas in per_direction.items():
+        nonzero = {a for a in config.decision_alphas if a != 0}
+        assert alphas == ({0.2, 0.4, -0.2} if name in random_names else nonzero)
+    with pytest.raises(ConfigError, match="decision_random_alphas"):
+        StudyConfig(decision_random_alphas=(0.4,), sae=None)
+    with pytest.raises(ConfigError, match="sweep_n_random"):
+        StudyConfig(n_random=3, sweep_n_random=4, sae=None)
