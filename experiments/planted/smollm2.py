@@ -23,7 +23,7 @@ from activation_store.models.planted import RECORD_DIR
 from activation_store.models.smollm2 import BASE_SPEC, REASONER_CHAT_TEMPLATE, load_smollm2_hf
 
 LAYER = 10
-SAE = "smollm2-135m-l10r-8x-v5"
+SAE = "smollm2-135m-l10r-8x"
 OPENER = " Wait"
 SINGLE_LATENT = 4001
 JOINT_LATENTS = (4001, 3185)
