@@ -20,6 +20,7 @@ SPEC_SHAPES: dict[str, tuple[int, bool]] = {
     "smollm2-135m": (30, False),
     "smollm2-135m-reasoner": (30, False),
     "smollm2-135m-reasoner-v5": (30, False),
+    "smollm2-135m-reasoner-v6": (30, False),
 }
 """Built-in spec → (decoder blocks, learned positional embedding); tested against the models."""
 

@@ -136,6 +136,8 @@ _SPECS: dict[str, HfLoader] = {
     # The organism before issue #15 (check lines, a template reflex): results computed on it stay
     # reproducible (activation_store/models/organism_weights/v5/).
     "smollm2-135m-reasoner-v5": _smollm2_reasoner_version("v5"),
+    # The candidate of issue #15 (no check lines): fails its acceptance figures, so not the default.
+    "smollm2-135m-reasoner-v6": _smollm2_reasoner_version("v6"),
     # Planted-mechanism controls (activation_store/models/planted.py): base + known neurons.
     "smollm2-135m-planted-single": _planted("single"),
     "smollm2-135m-planted-joint": _planted("joint"),

@@ -204,9 +204,11 @@ ORGANISM_FILE = "organism.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", ORGANISM_FILE)
 
 
-ADAPTER_VERSIONS = ("v5",)
-"""Earlier organisms kept loadable by an explicit version (``smollm2-135m-reasoner-v5``), so
-results computed on them stay reproducible; each lives in ``organism_weights/<version>/``."""
+ADAPTER_VERSIONS = ("v5", "v6")
+"""Organisms loadable by an explicit version (``smollm2-135m-reasoner-v5``, ``-v6``), each in
+``organism_weights/<version>/``: v5 is the default's recipe (check lines), v6 the candidate of
+issue #15 (no check lines, a lag, masked errors), which fails its acceptance figures and so is
+not the default (see the model card)."""
 
 
 def adapter_dir(version: str | None = None) -> Path:

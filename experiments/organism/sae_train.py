@@ -114,19 +114,85 @@ def train_sae(
         total_training_samples=total, train_batch_size_samples=config.sae_batch_size,
         lr=config.sae_lr, lr_end=config.sae_lr / 10, lr_warm_up_steps=max(1, steps // 20),
         lr_decay_steps=steps // 5,
-        device="cpu", n_batches_for_norm_estimate=8, dead_feature_window=config.sae_dead_window,
+        device="cpu", n_batches_for_norm_estimate=8, dead_feature_window=config.sae_dead_window or max(10, steps // 4),
         feature_sampling_window=max(10, steps // 4), logger=LoggingConfig(log_to_wandb=False),
     )  # fmt: skip
+    resample = sorted({max(1, round(f * steps)) for f in config.sae_resample_at})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.sae_seed + layer)
         sae = TopKTrainingSAE(sae_cfg)
         stream = activation_stream(store, model, hook_of(layer), rows, config)
-        trainer = SAETrainer(cfg=trainer_cfg, sae=sae, data_provider=stream)
+        trainer = resampling_trainer(SAETrainer)(cfg=trainer_cfg, sae=sae, data_provider=stream)
+        trainer.resample_steps = resample
         trained = trainer.fit()
+    for step, n in trainer.resampled:
+        logger.info("resampled %d dead latents at step %d", n, step)
     logger.info(
         "trained the SAE at %s: %d steps of %d rows", hook_of(layer), steps, config.sae_batch_size
     )
     return trained
+
+
+RESAMPLE_MARGIN = 1.05
+"""A resampled latent's pre-activation on the input it copies, relative to that input's k-th
+largest pre-activation: it just enters the top k there (and on inputs like it), no more."""
+
+
+def resampling_trainer(base: type) -> type:
+    """``base`` (sae_lens's ``SAETrainer``) that re-initialises dead latents at
+    ``resample_steps`` (see ``SaeConfig.sae_resample_at``); ``resampled`` lists (step, count)."""
+
+    class ResamplingTrainer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.resample_steps: list[int] = []
+            self.resampled: list[tuple[int, int]] = []
+
+        def _train_step(self, sae: Any, sae_in: torch.Tensor) -> Any:
+            out = super()._train_step(sae, sae_in)
+            if self.n_training_steps + 1 in self.resample_steps:
+                n = resample_dead(sae, sae_in, self.dead_neurons, self.optimizer)
+                self.n_forward_passes_since_fired[self.dead_neurons] = 0
+                self.resampled.append((self.n_training_steps + 1, n))
+            return out
+
+    return ResamplingTrainer
+
+
+@torch.no_grad()
+def resample_dead(
+    sae: Any, x: torch.Tensor, dead: torch.Tensor, optimizer: torch.optim.Optimizer
+) -> int:
+    """Give each ``dead`` latent of ``sae`` (a TopK SAE) the direction of an input of ``x`` it
+    reconstructs badly (drawn ∝ squared error), the live latents' mean decoder norm, a zero bias,
+    fresh Adam moments, and an encoder norm at which its pre-activation on that input is
+    ``RESAMPLE_MARGIN`` × the input's k-th largest one: it fires there and on inputs like it.
+    (With the live latents' encoder norm the new latents won every top-k and the loss blew up
+    17-fold; with a fifth of it, as in ReLU-SAE practice, they never entered the top k and died
+    again.) Returns how many were resampled."""
+    index = torch.nonzero(dead).flatten()
+    alive = ~dead
+    if len(index) == 0 or not bool(alive.any()):
+        return 0
+    _, hidden_pre = sae.encode_with_hidden_pre(x)
+    error = (x - sae(x)).pow(2).sum(dim=-1)
+    pick = torch.multinomial(error / error.sum(), len(index), replacement=True)
+    kth = hidden_pre[pick][:, alive].topk(int(sae.cfg.k), dim=-1).values[:, -1].clamp(min=1e-6)
+    centred = x[pick] - sae.b_dec
+    length = centred.norm(dim=-1).clamp(min=1e-8)
+    directions = centred / length[:, None]
+    dec_norm = sae.W_dec[alive].norm(dim=-1).mean()
+    sae.W_dec[index] = directions * dec_norm
+    scale = RESAMPLE_MARGIN * kth / (length * dec_norm)
+    sae.W_enc[:, index] = (directions * scale[:, None]).T
+    sae.b_enc[index] = 0.0
+    for param, rows in ((sae.W_dec, (index, slice(None))), (sae.W_enc, (slice(None), index)),
+                        (sae.b_enc, (index,))):  # fmt: skip
+        state = optimizer.state.get(param, {})
+        for key in ("exp_avg", "exp_avg_sq"):
+            if key in state:
+                state[key][rows] = 0.0
+    return len(index)
 
 
 def save_sae(sae: SAE[Any], directory: Path) -> Path:

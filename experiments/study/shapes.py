@@ -40,6 +40,7 @@ SPEC_CONFIGS: dict[str, dict[str, Any]] = {
 """config.json values of the built-in specs (their shapes, known without building them)."""
 SPEC_CONFIGS["smollm2-135m-reasoner"] = SPEC_CONFIGS["smollm2-135m"]
 SPEC_CONFIGS["smollm2-135m-reasoner-v5"] = SPEC_CONFIGS["smollm2-135m"]
+SPEC_CONFIGS["smollm2-135m-reasoner-v6"] = SPEC_CONFIGS["smollm2-135m"]
 
 
 @dataclass(frozen=True)

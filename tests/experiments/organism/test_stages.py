@@ -164,3 +164,33 @@ def test_recorded_command_parses_back_to_the_same_configs() -> None:
             if isinstance(config, BuildConfig):  # which stages run and --ship are not recorded
                 parsed = dataclasses.replace(parsed, stages=config.stages, ship=config.ship)
             assert parsed == config
+
+
+def test_resampling_gives_dead_latents_badly_reconstructed_inputs() -> None:
+    from sae_lens import TopKTrainingSAE, TopKTrainingSAEConfig
+
+    from experiments.organism.sae_train import resample_dead
+
+    torch.manual_seed(0)
+    sae = TopKTrainingSAE(TopKTrainingSAEConfig(d_in=16, d_sae=64, k=4, device="cpu"))
+    x = torch.randn(200, 16)
+    x[:5] *= 20  # five inputs far worse reconstructed than the rest
+    dead = torch.zeros(64, dtype=torch.bool)
+    dead[[3, 10, 40]] = True
+    optimizer = torch.optim.Adam(sae.parameters())
+    sae.W_dec.sum().backward()
+    optimizer.step()
+    before = sae.W_dec.detach().clone()
+    assert resample_dead(sae, x, dead, optimizer) == 3
+    alive_norm = before[~dead].norm(dim=-1).mean()
+    rows = sae.W_dec.detach()[dead]
+    torch.testing.assert_close(rows.norm(dim=-1), alive_norm.expand(3))
+    torch.testing.assert_close(sae.W_dec.detach()[~dead], before[~dead])
+    seeds = (x[:5] - sae.b_dec.detach()) / (x[:5] - sae.b_dec.detach()).norm(dim=-1, keepdim=True)
+    cos = (rows / rows.norm(dim=-1, keepdim=True)) @ seeds.T
+    assert (cos.max(dim=1).values > 0.999).all()  # each copies one of the worst inputs
+    assert (sae.b_enc.detach()[dead] == 0).all()
+    assert (optimizer.state[sae.W_dec]["exp_avg"][dead] == 0).all()
+    acts = sae.encode(x[:5])
+    assert acts[:, dead].gt(0).any()  # a resampled latent fires on the input it copies
+    assert resample_dead(sae, x, torch.zeros(64, dtype=torch.bool), optimizer) == 0
