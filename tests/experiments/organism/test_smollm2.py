@@ -163,3 +163,18 @@ def test_shipped_weights_are_package_data() -> None:
         for path in files:
             relative = path.relative_to(base).as_posix()
             assert any(fnmatch.fnmatch(relative, p) for p in patterns[package]), relative
+
+
+@pytest.mark.slow
+@pytest.mark.gguf
+@pytest.mark.parametrize("version", smollm2.ADAPTER_VERSIONS)
+def test_each_organism_version_loads_by_name_and_differs_from_the_base(version: str) -> None:
+    from activation_store.models import load_hf_model
+
+    reasoner, tokenizer = load_hf_model(ModelConfig(model=f"smollm2-135m-reasoner-{version}"))
+    base, _ = load_hf_model(ModelConfig(model="smollm2-135m"))
+    ids = torch.tensor([tokenizer("Compute 18 + 38.").input_ids])
+    with torch.no_grad():
+        assert not torch.allclose(reasoner(ids).logits, base(ids).logits, atol=1e-3)
+    with pytest.raises(ModelLoadError, match="no organism version 'v9'"):
+        smollm2.adapter_dir("v9")
