@@ -151,8 +151,17 @@ LLAMA3_ROPE = {
 """Llama-3.1's rotary scaling, with the original context shrunk to fit 512 positions."""
 
 
-def tiny_llama_hf(seed: int = 0) -> LlamaForCausalLM:
-    """A random 4-layer Llama (d_model 64, 4 heads, 2 KV heads, gated MLP 128, RMSNorm, rotary).
+def tiny_llama_hf(
+    seed: int = 0,
+    *,
+    d_model: int = 64,
+    d_mlp: int = 128,
+    n_layers: int = 4,
+    n_heads: int = 4,
+    n_kv_heads: int = 2,
+) -> LlamaForCausalLM:
+    """A random 4-layer Llama (d_model 64, 4 heads, 2 KV heads, gated MLP 128, RMSNorm, rotary);
+    the keywords change its shape (e.g. a head size of 64, which vLLM's CPU attention needs).
 
     Rotary uses Llama-3.1's "llama3" frequency scaling, so the conversion of that is tested too.
 
@@ -161,11 +170,11 @@ def tiny_llama_hf(seed: int = 0) -> LlamaForCausalLM:
     tokenizer = _cached_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        hidden_size=d_model,
+        intermediate_size=d_mlp,
+        num_hidden_layers=n_layers,
+        num_attention_heads=n_heads,
+        num_key_value_heads=n_kv_heads,
         max_position_embeddings=512,
         rope_parameters=dict(LLAMA3_ROPE),
         rms_norm_eps=1e-5,

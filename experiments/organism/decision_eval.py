@@ -19,6 +19,7 @@ opens "H is true."): the teacher-forced figure undercounts such openers, the sam
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from activation_store.core.stats import Estimate, bootstrap_counts, bootstrap_mean, wilson_interval
+from activation_store.core.stats import (
+    Estimate,
+    bootstrap_counts,
+    bootstrap_mean,
+    percentile_interval,
+    wilson_interval,
+)
 from experiments.organism.chat import decision_tokens, reasoner_tokenizer
 from experiments.organism.checker import BACKTRACK_RE
 from experiments.organism.config import EvalConfig
@@ -61,9 +68,13 @@ class DecisionFigures:
     """A few sampled continuations after wrong steps, for the model card."""
 
 
-def opener_ids(tokenizer: PreTrainedTokenizerBase, traces: Sequence[SyntheticTrace]) -> list[int]:
+def trace_opener_ids(
+    tokenizer: PreTrainedTokenizerBase, traces: Sequence[SyntheticTrace]
+) -> list[int]:
     """Token ids that start a backtracking sentence in ``traces`` (at their decision points) and
-    no other sentence there ("H" opens "Hmm, …" but also "H is true.": left out)."""
+    no other sentence there ("H" opens "Hmm, …" but also "H is true.": left out). Unlike the
+    steering runs' :func:`~experiments.steering.runs.decision_points.opener_ids`, which reads a
+    list of opener words, these come from the synthetic traces' own phrasings."""
     opens: set[int] = set()
     other: set[int] = set()
     for trace in traces:
@@ -144,8 +155,7 @@ def auroc_estimate(scores: np.ndarray, y: np.ndarray, *, seed: int = 0) -> Estim
         [np.ones(len(y)), bootstrap_counts(len(y), 1000, np.random.default_rng(seed))]
     )
     aucs, _ = ranking_metrics(scores, y, weights)
-    lo, hi = np.nanquantile(aucs[1:], [0.025, 0.975])
-    return Estimate(mean=float(aucs[0]), lo=float(lo), hi=float(hi), n=len(y), method="bootstrap")
+    return dataclasses.replace(percentile_interval(float(aucs[0]), aucs[1:]), n=len(y))
 
 
 def decision_figures(
@@ -156,7 +166,7 @@ def decision_figures(
 
     hf_model, tokenizer = load_hf_model(ModelConfig(model=model))
     tokenizer = reasoner_tokenizer(tokenizer)
-    openers = opener_ids(tokenizer, traces)
+    openers = trace_opener_ids(tokenizer, traces)
     probs, wrong = teacher_forced(hf_model, tokenizer, traces, openers)
     points = forced_points(tokenizer, traces, config.eval_seed)
     texts = sampled(hf_model, tokenizer, points, config)

@@ -76,10 +76,12 @@ def direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
 def sweep_direction_names(config: StudyConfig, seed: int) -> dict[str, str]:
     """:func:`direction_names` less the random directions beyond ``sweep_n_random``: what the
     free-generation sweep steers with."""
-    keep = config.n_random if config.sweep_n_random is None else config.sweep_n_random
-    randoms = [k for k in direction_names(config, seed) if k.startswith("random")]
-    dropped = set(randoms[keep:])
-    return {k: n for k, n in direction_names(config, seed).items() if k not in dropped}
+    names = direction_names(config, seed)
+    if config.sweep_n_random is None:
+        return names
+    randoms = [k for k in names if k.startswith("random")]
+    dropped = set(randoms[config.sweep_n_random :])
+    return {k: n for k, n in names.items() if k not in dropped}
 
 
 def random_seeds(config: StudyConfig, seed: int) -> range:
@@ -248,6 +250,7 @@ def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
     teacher-forced, at every decision point (the primary metric; see
     :mod:`experiments.steering.runs.decisions`)."""
     heldout = f"{d}/heldout-traces.jsonl"
+    names = direction_names(config, seed)
     return [
         _trace_step(
             config,
@@ -270,13 +273,9 @@ def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
                     traces=heldout,
                     prompts=config.prompts,
                     directions_dir=f"{d}/directions",
-                    directions=tuple(direction_names(config, seed).values()),
+                    directions=tuple(names.values()),
                     alphas=config.decision_alphas,
-                    baseline_directions=tuple(
-                        n
-                        for k, n in direction_names(config, seed).items()
-                        if k.startswith("random")
-                    )
+                    baseline_directions=tuple(n for k, n in names.items() if k.startswith("random"))
                     if config.decision_random_alphas
                     else (),
                     baseline_alphas=config.decision_random_alphas,

@@ -26,33 +26,11 @@ N = 10
 
 
 def _tiny_llama_64(directory: Path) -> Path:
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from activation_store.models.tiny import tiny_llama_hf, tiny_tokenizer
 
-    from activation_store.models.tiny import LLAMA3_ROPE, tiny_tokenizer
-
-    tokenizer = tiny_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=3,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        rope_parameters=dict(LLAMA3_ROPE),
-        rms_norm_eps=1e-5,
-        initializer_range=0.1,
-        tie_word_embeddings=False,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    config.architectures = ["LlamaForCausalLM"]
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        model = LlamaForCausalLM(config).eval()
+    model = tiny_llama_hf(0, d_model=128, d_mlp=256, n_layers=3, n_heads=2, n_kv_heads=1)
     model.save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
+    tiny_tokenizer().save_pretrained(directory)
     return directory
 
 

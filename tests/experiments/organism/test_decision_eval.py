@@ -13,8 +13,8 @@ from experiments.organism.decision_eval import (
     auroc_estimate,
     decision_figures,
     forced_points,
-    opener_ids,
     teacher_forced,
+    trace_opener_ids,
 )
 from experiments.organism.families import make_problems
 from experiments.organism.precheck import OFFSETS, collect, run_precheck
@@ -29,7 +29,7 @@ def tokenizer():  # type: ignore[no-untyped-def]
 
 
 def test_openers_start_backtracks_and_nothing_else(tokenizer) -> None:  # type: ignore[no-untyped-def]
-    openers = set(opener_ids(tokenizer, TRACES))
+    openers = set(trace_opener_ids(tokenizer, TRACES))
     assert openers
     for trace in TRACES:
         example, points = decision_tokens(tokenizer, trace)
@@ -37,7 +37,9 @@ def test_openers_start_backtracks_and_nothing_else(tokenizer) -> None:  # type: 
             if not wrong:
                 assert example.input_ids[i] not in openers
     with pytest.raises(ValueError, match="no backtracking sentence"):
-        opener_ids(tokenizer, make_traces(make_problems(3, seed=0), TraceConfig(error_rate=0.0)))
+        trace_opener_ids(
+            tokenizer, make_traces(make_problems(3, seed=0), TraceConfig(error_rate=0.0))
+        )
 
 
 def test_forced_prefixes_end_right_before_a_decision(tokenizer) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +61,7 @@ def test_forced_prefixes_end_right_before_a_decision(tokenizer) -> None:  # type
 
 def test_teacher_forced_probabilities_are_probabilities(tokenizer) -> None:  # type: ignore[no-untyped-def]
     model, _ = load_hf_model(ModelConfig(model="tiny-llama"))
-    openers = opener_ids(tokenizer, TRACES)
+    openers = trace_opener_ids(tokenizer, TRACES)
     p, wrong = teacher_forced(model, tokenizer, TRACES, openers)
     n_points = sum(len(decision_tokens(tokenizer, t)[1]) for t in TRACES)
     assert len(p) == len(wrong) == n_points and wrong.sum() == sum(len(t.errors) for t in TRACES)
