@@ -112,9 +112,11 @@ def teacher_forced(
     openers: Sequence[int],
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(P(opener) at each decision point, whether its step was wrong)`` over ``traces``."""
+    from tqdm.auto import tqdm
+
     device = next(hf_model.parameters()).device
     probs, labels = [], []
-    for trace in traces:
+    for trace in tqdm(traces, desc="decision points", unit="trace"):
         example, points = decision_tokens(tokenizer, trace)
         if not points:
             continue

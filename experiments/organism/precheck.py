@@ -58,10 +58,12 @@ def collect(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(residuals [n, len(OFFSETS), d], token ids [n, len(OFFSETS)], wrong [n], trace [n])`` at
     every decision point whose offsets all lie in the completion."""
+    from tqdm.auto import tqdm
+
     from experiments.organism.norms import hidden_states
 
     acts, ids, wrong, group = [], [], [], []
-    for t, trace in enumerate(traces):
+    for t, trace in enumerate(tqdm(traces, desc="pre-check", unit="trace")):
         example, points = decision_tokens(tokenizer, trace)  # type: ignore[arg-type]
         usable = [(i, w) for i, w in points if i + OFFSETS[0] >= example.n_prompt]
         if not usable:
