@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from activation_store.core.errors import InputError
+
+Engine = Literal["hf", "vllm"]
+"""Generation engines: hf (our engine on the plain Hugging Face model) or vllm (the optional extra
+backtrack-toolkit[vllm], :mod:`experiments.generation.vllm_engine`)."""
 
 
 class GenerationConfigError(InputError, ValueError):

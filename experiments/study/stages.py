@@ -235,6 +235,7 @@ def _trace_step(
                 split=split,  # type: ignore[arg-type]
                 limit=limit,
                 selection=config.prompt_selection,  # type: ignore[arg-type]
+                engine=config.engine,  # type: ignore[arg-type]
             ),
             GenerationConfig(
                 max_new_tokens=config.trace_max_new_tokens,
@@ -346,6 +347,7 @@ def _steering(config: StudyConfig, seed: int, seed_dir: str) -> dict[str, Any]:
         "batch_size": config.batch_size,
         "device": config.device,
         "dtype": config.dtype,
+        "engine": config.engine,
         "perplexity": config.perplexity,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from activation_store.core.configs import add_config_arguments
 
@@ -43,6 +44,7 @@ def _traces(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from activation_store.core.configs import config_from_args
+    from activation_store.core.errors import InputError
     from activation_store.models.config import ModelConfig
     from activation_store.models.loader import known_specs, load_hf_model
     from activation_store.preflight import check_model_available, check_output_file
@@ -69,6 +71,11 @@ def _traces(args: argparse.Namespace) -> int:
     problems = selected.problems
     check_model_available(model_cfg.model)
     check_output_file(args.out, create_parents=True)
+    if trace_cfg.engine == "vllm":
+        from experiments.generation.vllm_engine import INSTALL_HINT, vllm_available
+
+        if not vllm_available():
+            raise InputError(INSTALL_HINT)
     if Path(args.out).exists() and not args.overwrite:
         for _ in iter_traces(args.out):  # the traces to continue must parse
             pass
@@ -77,7 +84,16 @@ def _traces(args: argparse.Namespace) -> int:
         f"{len(problems)} prompts ({selected.how}) from {covered} of "
         f"{len(selected.categories)} categories"
     )
-    hf_model, tokenizer = load_hf_model(model_cfg)
+    vllm = None
+    hf_model: Any
+    tokenizer: Any
+    if trace_cfg.engine == "vllm":
+        from experiments.generation.vllm_engine import VLLMEngine
+
+        vllm = VLLMEngine.open(model_cfg.model, dtype=model_cfg.dtype)
+        hf_model, tokenizer = None, vllm.tokenizer
+    else:
+        hf_model, tokenizer = load_hf_model(model_cfg)
     model_id = (
         model_cfg.model
         if model_cfg.model in known_specs()
@@ -92,6 +108,7 @@ def _traces(args: argparse.Namespace) -> int:
         gen_cfg,
         trace_cfg,
         overwrite=args.overwrite,
+        vllm=vllm,
     )
     print(
         f"wrote {result.written} traces to {result.path} ({result.skipped} already there); "

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from activation_store.core.errors import InputError
+from experiments.generation.config import Engine
 
 
 class TraceConfigError(InputError, ValueError):
@@ -35,6 +36,11 @@ class TraceConfig:
     plain_template: str = "Question: {prompt}\nAnswer:"
     """Text given to models without a chat template; {prompt} is replaced by the question. The
     whole continuation then counts as the thinking text."""
+    engine: Engine = "hf"
+    """Generation engine: hf (our batched engine on the Hugging Face model) or vllm (the optional
+    extra backtrack-toolkit[vllm]; greedy traces are the hf engine's tokens, sampled ones are
+    reproducible per prompt but come from vLLM's sampler). Recorded with every trace: a file is
+    only continued with the engine that began it."""
 
     def __post_init__(self) -> None:
         if "{prompt}" not in self.plain_template:
@@ -45,3 +51,5 @@ class TraceConfig:
             raise TraceConfigError(f"limit={self.limit!r} must be a positive integer or None")
         if not self.prompts:
             raise TraceConfigError("prompts is empty; give a built-in set name or a JSONL path")
+        if self.engine not in get_args(Engine):
+            raise TraceConfigError(f"engine={self.engine!r}: use hf or vllm")

@@ -51,6 +51,7 @@ def run_settings(gen: GenerationConfig, config: TraceConfig, chat: bool) -> dict
         "generation": asdict(gen),
         "chat_template": chat,
         "plain_template": None if chat else config.plain_template,
+        "engine": config.engine,
     }
 
 
@@ -65,14 +66,19 @@ def generate_traces(
     *,
     overwrite: bool = False,
     progress: bool = True,
+    vllm: Any = None,
 ) -> TraceRunResult:
     """Trace every problem not yet in ``out``, appending one line per trace, batch by batch.
 
     Rerunning continues where an interrupted run stopped; the file must hold traces of the same
     model and settings (else an :class:`InputError` names the difference). ``overwrite`` starts
-    the file afresh.
+    the file afresh. With ``config.engine == "vllm"``, ``vllm`` is the
+    :class:`~experiments.generation.vllm_engine.VLLMEngine` that generates (``hf_model`` is then
+    unused; ``tokenizer`` is the engine's), with the same per-prompt seeds.
     """
     config = config or TraceConfig()
+    if (config.engine == "vllm") != (vllm is not None):
+        raise ValueError(f"engine={config.engine!r} needs vllm= exactly when it is 'vllm'")
     path = Path(out)
     chat = uses_chat_template(tokenizer, config)
     settings = run_settings(gen, config, chat)
@@ -93,9 +99,12 @@ def generate_traces(
         for start in range(0, len(pending), gen.batch_size):
             chunk = pending[start : start + gen.batch_size]
             seeds = [_seed(gen.seed, p.id) for p in chunk]
-            outs = generate(
-                hf_model, tokenizer, [encoded[p.id] for p in chunk], gen, seeds=seeds, bar=bar
-            )
+            ids = [encoded[p.id] for p in chunk]
+            if vllm is not None:
+                outs = vllm.generate(ids, gen, seeds=seeds)
+                bar.update(sum(len(o.generated_ids) for o in outs))
+            else:
+                outs = generate(hf_model, tokenizer, ids, gen, seeds=seeds, bar=bar)
             lines = [
                 json.dumps(
                     _trace(p, o, tokenizer, model_id, chat, settings).to_json(), ensure_ascii=False
@@ -153,7 +162,7 @@ def _trace(
 
 def _comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
     gen = {k: v for k, v in settings.get("generation", {}).items() if k not in RESUME_IGNORES}
-    return {**settings, "generation": gen}
+    return {"engine": "hf", **settings, "generation": gen}  # traces before engines were hf
 
 
 def _check_existing(

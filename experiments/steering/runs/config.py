@@ -14,10 +14,10 @@ from typing import Any, Literal, get_args
 from activation_store.core.configs import ConfigError
 from activation_store.core.configs import need as _need
 from activation_store.models.config import DEVICE_PATTERN, Dtype
+from experiments.generation.config import Engine
 from experiments.steering.interventions.units import AlphaUnit
 
 ChatTemplate = Literal["auto", "on", "off"]
-Engine = Literal["hf", "vllm"]
 GroupScale = Literal["each", "split"]
 AblationMode = Literal["zero", "mean"]
 RandomKind = Literal["isotropic", "variance_matched"]

@@ -175,3 +175,46 @@ def test_vllm_sweep_run_equals_hf_run(both: tuple[Any, Any, Any], tmp_path: Path
         )
     cells = {c["cell"]: c["positions_changed"] for c in hf.summary["cells"]}
     assert {c["cell"]: c["positions_changed"] for c in vl.summary["cells"]} == cells
+
+
+def test_vllm_traces_equal_hf_traces(both: tuple[Any, Any, Any], tmp_path: Path) -> None:
+    """``backtrack traces --engine vllm``: greedy trace lines equal the hf engine's, but for the
+    engine they record; one file is never continued with the other engine."""
+    from activation_store.core.errors import InputError
+    from experiments.prompts import load_prompts
+    from experiments.traces import TraceConfig, generate_traces, read_traces
+
+    engine, hf_model, tokenizer = both
+    problems = load_prompts("reasoning-v1")[:5]
+    gen = GenerationConfig(max_new_tokens=N, batch_size=2)
+    model_id = str(engine.directory)
+    hf_out, vl_out = tmp_path / "hf.jsonl", tmp_path / "vllm.jsonl"
+    generate_traces(hf_model, tokenizer, model_id, problems, hf_out, gen, progress=False)
+    generate_traces(
+        None,
+        engine.tokenizer,
+        model_id,
+        problems,
+        vl_out,
+        gen,
+        TraceConfig(engine="vllm"),
+        progress=False,
+        vllm=engine,
+    )
+    hf, vl = read_traces(hf_out), read_traces(vl_out)
+    assert [t.settings["engine"] for t in vl] == ["vllm"] * 5
+    assert [t.token_ids for t in vl] == [t.token_ids for t in hf]
+    assert [t.thinking_span for t in vl] == [t.thinking_span for t in hf]
+    assert [t.finish_reason for t in vl] == [t.finish_reason for t in hf]
+    with pytest.raises(InputError, match="engine is 'hf' in the file but 'vllm' now"):
+        generate_traces(
+            None,
+            engine.tokenizer,
+            model_id,
+            problems,
+            hf_out,
+            gen,
+            TraceConfig(engine="vllm"),
+            progress=False,
+            vllm=engine,
+        )

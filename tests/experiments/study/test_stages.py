@@ -47,3 +47,29 @@ def test_a_study_without_an_sae_has_no_decomposition_step(tmp_path: Path) -> Non
     steps = all_steps(StudyConfig(sae=None), tmp_path)
     assert not any(s.id.endswith("/sae") for s in steps)
     assert "--sae" not in next(s for s in steps if s.id == "report").argv
+
+
+def test_the_engine_reaches_traces_sweep_and_ablation_only(tmp_path: Path) -> None:
+    from activation_store.core.configs import ConfigError
+
+    hf = {s.id: s.argv for s in all_steps(load_study_config("demo_quick"), tmp_path)}
+    vllm = all_steps(load_study_config("demo_quick", engine="vllm"), tmp_path)
+    parser = build_parser()
+    with_engine = set()
+    for step in vllm:
+        if "--engine" in step.argv:
+            with_engine.add(step.id.split("/")[-1])
+            assert step.argv[list(step.argv).index("--engine") + 1] == "vllm"
+            assert parser.parse_args(list(step.argv)).engine == "vllm"
+        else:
+            assert step.argv == hf[step.id], step.id  # forward passes stay on Hugging Face
+    assert (
+        {"traces", "sweep", "ablation"}
+        <= with_engine
+        <= {"traces", "heldout-traces", "sweep", "ablation"}
+    )
+    assert not any("--engine" in argv for argv in hf.values())  # the default writes nothing
+    with pytest.raises(ConfigError, match="cannot be steered by the vLLM engine"):
+        StudyConfig(engine="vllm", ablation_positions="generated")
+    with pytest.raises(ConfigError, match="engine 'tgi': choose hf or vllm"):
+        StudyConfig(engine="tgi")

@@ -57,3 +57,17 @@ def test_bad_options_are_one_line_errors(
     assert "neither a built-in set" in capsys.readouterr().err
     assert main([*base, "--top-p", "0"]) == 2
     assert "top_p=0.0 must be in (0, 1]" in capsys.readouterr().err
+
+
+def test_engine_vllm_without_vllm_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import experiments.generation.vllm_engine as vllm_engine
+
+    monkeypatch.setattr(vllm_engine, "vllm_available", lambda: False)
+    out = tmp_path / "t.jsonl"
+    args = ["traces", "--model", "tiny-llama", "--engine", "vllm", "--out", str(out)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'backtrack-toolkit[vllm]'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

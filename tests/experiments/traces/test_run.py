@@ -89,6 +89,25 @@ def test_resuming_with_other_settings_or_model_is_refused(tiny, problems, tmp_pa
     assert fresh.written == 1 and len(read_traces(out)) == 1
 
 
+def test_the_engine_is_recorded_and_older_files_continue_as_hf(
+    tiny, problems, tmp_path: Path
+) -> None:
+    model, tok = tiny
+    out = tmp_path / "t.jsonl"
+    generate_traces(model, tok, "tiny-llama", problems[:2], out, GEN, progress=False)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert {line["settings"]["engine"] for line in lines} == {"hf"}
+    for line in lines:  # as written before traces recorded their engine
+        del line["settings"]["engine"]
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    again = generate_traces(model, tok, "tiny-llama", problems, out, GEN, progress=False)
+    assert again.skipped == 2 and again.written == len(problems) - 2
+    with pytest.raises(ValueError, match="needs vllm= exactly when"):
+        generate_traces(
+            model, tok, "tiny-llama", problems, out, GEN, TraceConfig(engine="vllm"), progress=False
+        )
+
+
 def test_plain_prompts_for_base_models(tiny, problems, tmp_path: Path) -> None:
     model, tok = tiny
     cfg = TraceConfig(chat_template="off", plain_template="Q: {prompt}\nA:")
