@@ -8,7 +8,9 @@ converted to the store dtype on the device, after their finiteness and float16 r
 there too, so the host only receives what it writes.
 
 :func:`load_capture_model` loads the weights straight to the device (``device_map``): an 8B model
-never has a full copy on the CPU.
+never has a full copy on the CPU. A model too big for one GPU is split over all of them
+(``ModelConfig.device_map``, accelerate): inputs go to the first parameter's device, and each hook
+converts its rows where its block lives.
 """
 
 from __future__ import annotations
@@ -86,12 +88,21 @@ def load_capture_model(config: ModelConfig) -> CaptureModel:
 
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype)
+    if config.device_map is not None and not (
+        config.model not in loader.known_specs() and loader._looks_like_path(config.model)
+    ):
+        raise ModelLoadError(
+            f"device_map splits a local checkpoint directory; {config.model!r} is a spec built "
+            "in memory (it fits one device): drop --device-map"
+        )
     if config.model in loader.known_specs():
         hf_model, tokenizer, model_id, architecture = loader._load_hf(config)
         hf_model = loader._moved(hf_model, device=device)
     elif loader._looks_like_path(config.model):
         checkpoint = check_local_dir(config.model)
-        hf_model, tokenizer = load_local_hf(checkpoint, dtype=dtype, device=device)
+        hf_model, tokenizer = load_local_hf(
+            checkpoint, dtype=dtype, device=device, device_map=config.device_map
+        )
         model_id, architecture = str(checkpoint.path), checkpoint.architecture
     else:
         raise ModelLoadError(

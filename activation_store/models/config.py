@@ -9,6 +9,7 @@ from typing import Literal, get_args
 from activation_store.core.errors import InputError
 
 Dtype = Literal["float32", "bfloat16", "float16"]
+DeviceMap = Literal["auto", "balanced", "sequential"]
 DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 
 
@@ -32,6 +33,12 @@ class ModelConfig:
     """Parameter and activation precision. bfloat16 halves memory (an 8B model needs ~16 GB); float16
     is for GPUs only."""
 
+    device_map: DeviceMap | None = None
+    """Split a local checkpoint too big for one GPU over every visible one (accelerate's
+    ``device_map``: auto, balanced or sequential; None: the whole model on ``device``). Used by
+    caching (``backtrack cache``), whose inputs go to the first block's device and whose hooks
+    read each block where it lives; the other commands refuse it."""
+
     seed: int = 0
     """Seed of the random weights of tiny test specs; ignored for real checkpoints."""
 
@@ -53,6 +60,11 @@ class ModelConfig:
         if self.dtype not in get_args(Dtype):
             raise ModelConfigError(
                 f"dtype={self.dtype!r} is not supported; use one of {', '.join(get_args(Dtype))}"
+            )
+        if self.device_map is not None and self.device_map not in get_args(DeviceMap):
+            raise ModelConfigError(
+                f"device_map={self.device_map!r} is not supported; use "
+                f"{', '.join(get_args(DeviceMap))} or none"
             )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ModelConfigError(f"seed={self.seed!r} must be a non-negative integer")

@@ -68,12 +68,17 @@ def check_local_dir(path: str | Path) -> LocalCheckpoint:
 
 
 def load_local_hf(
-    checkpoint: LocalCheckpoint, *, dtype: torch.dtype, device: torch.device | None = None
+    checkpoint: LocalCheckpoint,
+    *,
+    dtype: torch.dtype,
+    device: torch.device | None = None,
+    device_map: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load the HF model (``dtype``, eval mode) and its own tokenizer; never touches the hub.
 
     On the CPU by default; with ``device`` the weights are loaded straight onto it (``device_map``),
-    never held in full on the host."""
+    never held in full on the host; with ``device_map`` ("auto", "balanced", "sequential")
+    accelerate splits the blocks over every visible GPU (then the CPU)."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     path = str(checkpoint.path)
@@ -91,7 +96,7 @@ def load_local_hf(
             dtype=dtype,
             local_files_only=True,
             output_loading_info=True,
-            **({"device_map": {"": device}} if device is not None and device.type != "cpu" else {}),
+            **_placement(device, device_map),
         )
     missing = sorted(info.get("missing_keys", ()))
     mismatched = info.get("mismatched_keys", ())
@@ -101,8 +106,20 @@ def load_local_hf(
             f"{len(missing)} missing and {len(mismatched)} mis-shaped weights in {path!r} "
             f"(e.g. {example}); the checkpoint is incomplete or belongs to another architecture"
         )
-    logger.info("loaded %s (%s, %s) from %s", checkpoint.architecture, dtype, device or "cpu", path)
+    where = (
+        getattr(model, "hf_device_map", f"device_map {device_map}")
+        if device_map
+        else (device or "cpu")
+    )
+    logger.info("loaded %s (%s, %s) from %s", checkpoint.architecture, dtype, where, path)
     return model.eval(), tokenizer
+
+
+def _placement(device: torch.device | None, device_map: str | None) -> dict[str, Any]:
+    """``from_pretrained``'s placement arguments: a split, one device, or the CPU (none)."""
+    if device_map is not None:
+        return {"device_map": device_map}
+    return {"device_map": {"": device}} if device is not None and device.type != "cpu" else {}
 
 
 def _read_config(directory: Path) -> dict[str, Any]:

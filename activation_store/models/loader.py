@@ -227,6 +227,11 @@ def _load_hf(
     config: ModelConfig,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, str, str]:
     """(HF model in eval mode and ``config.dtype``, tokenizer, model_id, architecture)."""
+    if config.device_map is not None:
+        raise ModelLoadError(
+            f"device_map={config.device_map!r} is used by caching only (backtrack cache); load "
+            "the model on one --device here"
+        )
     dtype = resolve_dtype(config.dtype)
     name = config.model
     if name in _SPECS:

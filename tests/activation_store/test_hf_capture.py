@@ -154,3 +154,34 @@ def test_resuming_a_transformer_lens_entry_with_the_hf_path_names_capture(tmp_pa
     cap = load_capture_model(ModelConfig(model="tiny-llama"))
     with pytest.raises(StoreError, match="resumes with --capture transformer_lens"):
         cache_activations(cap, tokens, tmp_path / "s.h5", resume, progress=False)
+
+
+def test_device_map_splits_a_checkpoint_and_caches_the_same_rows(tmp_path):
+    """``device_map`` goes to accelerate (on this CPU every block lands on the CPU; on a machine
+    with several GPUs the blocks spread over them) and the store holds the same rows."""
+    from activation_store.core.errors import ModelLoadError
+    from activation_store.models import load_hf_model
+    from activation_store.models.tiny import save_tiny_llama
+
+    ckpt = str(save_tiny_llama(tmp_path / "ckpt", seed=0))
+    tokens = random_tokens(6)
+    cfg = CacheConfig(hooks=("blocks.0.hook_resid_post", "blocks.2.hook_resid_mid"), name="m")
+    split = load_capture_model(ModelConfig(model=ckpt, device_map="auto"))
+    # transformers records a real split in hf_device_map; everything on the CPU needs none
+    placement = getattr(split.hf_model, "hf_device_map", {"": "cpu"})
+    assert set(placement.values()) <= {"cpu", 0, "cuda:0"}
+    assert {p.device.type for p in split.hf_model.parameters()} <= {"cpu", "cuda"}
+    for name, model in (("one", ModelConfig(model=ckpt)), ("split", None)):
+        cap = split if model is None else load_capture_model(model)
+        cache_activations(cap, tokens, tmp_path / f"{name}.h5", cfg, progress=False)
+    with ActivationStore(tmp_path / "one.h5") as a, ActivationStore(tmp_path / "split.h5") as b:
+        for hook in cfg.hooks:
+            np.testing.assert_array_equal(
+                a.read("m", hook, slice(None)), b.read("m", hook, slice(None))
+            )
+    with pytest.raises(ModelLoadError, match=r"spec built in memory.*drop --device-map"):
+        load_capture_model(ModelConfig(model="tiny-llama", device_map="auto"))
+    with pytest.raises(ModelLoadError, match="used by caching only"):
+        load_hf_model(ModelConfig(model=ckpt, device_map="auto"))
+    with pytest.raises(ValueError, match="device_map='everywhere' is not supported"):
+        ModelConfig(model=ckpt, device_map="everywhere")  # type: ignore[arg-type]
