@@ -108,34 +108,44 @@ def read_points(
     batch_size: int,
 ) -> list[tuple[list[float], torch.Tensor]]:
     """Per trace: the opener log-odds at each decision point and the log-probabilities there
-    (``[n_points, vocab]``), one teacher-forced forward per batch with ``interventions``."""
+    (``[n_points, vocab]``), one teacher-forced forward per batch with ``interventions``.
+
+    Traces are batched longest first (less padding) and only the decision points' hidden states
+    go through the unembedding (a fifth of a SmolLM2 forward at every position); results are in
+    the order of ``points``."""
     import torch
 
     from experiments.steering.interventions.hf import steer_hf
 
     device = next(hf_model.parameters()).device
     opener_t = torch.tensor(list(openers), device=device)
-    out: list[tuple[list[float], torch.Tensor]] = []
-    for start in range(0, len(points), batch_size):
-        batch = points[start : start + batch_size]
-        # causal: the last decision point's prediction needs the tokens before it, no more
-        lengths = [max(p.token_index, default=1) for p in batch]
-        width = max(lengths)
-        ids = torch.zeros(len(batch), width, dtype=torch.long)
-        mask = torch.zeros(len(batch), width, dtype=torch.long)
-        for row, p in enumerate(batch):  # right padding: every row's positions start at 0
-            ids[row, : lengths[row]] = torch.tensor(p.trace.token_ids[: lengths[row]])
-            mask[row, : lengths[row]] = 1
-        prompts = [p.trace.n_prompt_tokens for p in batch]
+    body, head = hf_model.base_model, hf_model.get_output_embeddings()
+    # causal: the last decision point's prediction needs the tokens before it, no more
+    length = [max(p.token_index, default=1) for p in points]
+    order = sorted(range(len(points)), key=lambda i: -length[i])
+    out: dict[int, tuple[list[float], torch.Tensor]] = {}
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        width = length[rows[0]]
+        ids = torch.zeros(len(rows), width, dtype=torch.long)
+        mask = torch.zeros(len(rows), width, dtype=torch.long)
+        for row, i in enumerate(rows):  # right padding: every row's positions start at 0
+            ids[row, : length[i]] = torch.tensor(points[i].trace.token_ids[: length[i]])
+            mask[row, : length[i]] = 1
+        prompts = [points[i].trace.n_prompt_tokens for i in rows]
         with torch.inference_mode(), steer_hf(hf_model, interventions, prompt_lengths=prompts):
-            logits = hf_model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-        for row, p in enumerate(batch):
-            read = torch.tensor([t - 1 for t in p.token_index], dtype=torch.long, device=device)
-            logp = torch.log_softmax(logits[row, read].float(), dim=-1)
-            opener = torch.logsumexp(logp[:, opener_t], dim=-1)
-            rest = torch.log1p(-opener.exp().clamp(max=1 - 1e-7))
-            out.append(((opener - rest).tolist(), logp.cpu()))
-    return out
+            hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device))[0]
+            for row, i in enumerate(rows):
+                read = torch.tensor(
+                    [t - 1 for t in points[i].token_index], dtype=torch.long, device=device
+                )
+                # [1, points, vocab]: the head sees the batch × sequence shape it always does
+                logits = head(hidden[row, read][None])[0]
+                logp = torch.log_softmax(logits.float(), dim=-1)
+                opener = torch.logsumexp(logp[:, opener_t], dim=-1)
+                rest = torch.log1p(-opener.exp().clamp(max=1 - 1e-7))
+                out[i] = ((opener - rest).tolist(), logp.cpu())
+    return [out[i] for i in range(len(points))]
 
 
 def trace_record(
