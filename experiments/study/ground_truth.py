@@ -235,17 +235,25 @@ def base_criterion(q2: Answer) -> dict[str, Any]:
     )
 
 
-def ablation_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
-    from experiments.steering.runs.plan import cell_id
+ABLATION_KEYS = {"zero": "c4", "mean": "c4m"}
+"""The ablation criterion's key per ablation mode: zero-ablation (project out through the origin)
+is the issue's criterion 4; mean-ablation (replace the projection by its mean) is graded beside it
+with the same thresholds, since the two can disagree on the same mechanism."""
+
+
+def ablation_criterion(config: StudyConfig, study: Path, mode: str = "zero") -> dict[str, Any]:
+    from experiments.steering.runs.plan import ABLATIONS, cell_id
     from experiments.study.stages import ablation_names
 
+    operation = ABLATIONS[mode]  # type: ignore[index]
     first = ablation_names(config)[0]
     none_m, abl_m, rnd_m = [], [], []
     for seed in config.seeds:
         v = _cells(study / f"seed{seed}" / f"ablation-s{seed}", config.metric)
         none_m.append(_mean(v.get(cell_id("reasoner", "none", "unsteered"))))
-        abl_m.append(_mean(v.get(cell_id("reasoner", "ablate", first))))
-        rnd_cells = [_mean(x) for c, x in v.items() if c.startswith("reasoner|ablate|random1#")]
+        abl_m.append(_mean(v.get(cell_id("reasoner", operation, first))))
+        random_prefix = f"reasoner|{operation}|random1#"
+        rnd_cells = [_mean(x) for c, x in v.items() if c.startswith(random_prefix)]
         rnd_m.append(float(np.mean(rnd_cells)) if rnd_cells else math.nan)
     none, abl, rnd = (float(np.nanmean(x)) for x in (none_m, abl_m, rnd_m))
     cut = 1 - abl / none if none > 0 else math.nan
@@ -255,15 +263,25 @@ def ablation_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
         if math.isnan(cut) or math.isnan(rcut)
         else bool(cut >= ABLATE_CUT_MIN and rcut <= RANDOM_CUT_MAX)
     )
+    how = "zero-ablating (projecting out)" if mode == "zero" else "mean-ablating"
     return _criterion(
-        "c4",
-        f"ablating {first} alone at block {config.steer_layer} cuts the reasoner's metric vs "
-        "unablated; random 1-dimensional subspaces do not",
+        ABLATION_KEYS[mode],
+        f"{how} {first} alone at block {config.steer_layer} cuts the reasoner's metric vs "
+        f"unablated; {mode}-ablating random 1-dimensional subspaces does not",
         {"unablated": none, "ablated": abl, "cut": cut, "random_ablated": rnd, "random_cut": rcut},
         f"cut ≥ {ABLATE_CUT_MIN:.0%}; random cut ≤ {RANDOM_CUT_MAX:.0%}",
         passed,
-        note=None if not math.isnan(rcut) else "no random 1-subspace cells: add 1 to ablation_ks",
+        note=_ablation_note(none, rnd),
     )
+
+
+def _ablation_note(unablated: float, random_ablated: float) -> str | None:
+    """Why the cut cannot be measured, if it cannot."""
+    if math.isnan(random_ablated):
+        return "no random 1-subspace cells: add 1 to ablation_ks"
+    if not unablated > 0:
+        return "the unablated reasoner never backtracked here: there is nothing to cut"
+    return None
 
 
 def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> dict[str, Any]:
@@ -361,7 +379,7 @@ def ground_truth(
     else:
         criteria.append(steering_criterion(config, study))
         criteria.append(base_criterion(answers["q2"]))
-        criteria.append(ablation_criterion(config, study))
+        criteria += [ablation_criterion(config, study, m) for m in config.ablation_modes]
         if latents and config.sae is not None:
             criteria.append(sae_criterion(config, study, latents))
         criteria.append(probe_criterion(config, study))

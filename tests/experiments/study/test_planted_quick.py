@@ -21,11 +21,12 @@ KNOWN_FAILURES: dict[str, str] = {
     "c2": "the clipped reader saturates: every firing boundary already fires at α = 0.1, so the "
     "curve plateaus (1.69 → 1.56 per generation, 16 prompts) instead of rising strictly; it is far "
     "above the random directions' 95th percentile at both α and −α lowers it",
-    "c4": "projecting the base direction out (through the origin) raises u·x/rms(x) at line "
-    "breaks above the threshold: line breaks project negatively on the base direction, which "
-    "carries more than u (cos 0.86), so zero-ablation pushes the reader on instead of off",
-    "c6": "the window's probe reaches AUROC 0.73, not 0.9 (token baseline 0.49 passes): the "
-    "reader fires on a quarter of line breaks but sampling says Wait after only part of them, "
+    "c4": "zero-ablation projects the base direction out through the origin, which raises "
+    "u·x/rms(x) at line breaks above the threshold: line breaks project negatively on the base "
+    "direction, which carries more than u (cos 0.86), so it pushes the reader on instead of off "
+    "(mean-ablation, c4m, switches it off)",
+    "c6": "the window's probe reaches AUROC 0.51, not 0.9 (token baseline 0.52 passes): its "
+    "negatives are matched positions without a backtrack after them (which can carry u as high), "
     "and 27 events leave ~8 test positives",
 }
 """Criterion key → diagnosis, for criteria that fail on the tiny model (README)."""
@@ -45,7 +46,8 @@ def test_single_carries_ground_truth_first(single: dict) -> None:
     truth = single["ground_truth"]
     assert truth["variant"] == "single"
     keys = [c["key"] for c in truth["criteria"]]
-    assert keys == ["c1", "c2", "c3", "c4", "c6"]  # no SAE in the tiny study: no c5
+    # no SAE in the tiny study: no c5; the ablation graded per mode (zero c4, mean c4m)
+    assert keys == ["c1", "c2", "c3", "c4", "c4m", "c6"]
     for c in truth["criteria"]:
         assert {"figure", "threshold", "passed"} <= set(c)
 
@@ -56,7 +58,7 @@ def test_single_carries_ground_truth_first(single: dict) -> None:
         pytest.param(k, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[k], strict=False))
         if k in KNOWN_FAILURES
         else k
-        for k in ("c1", "c2", "c3", "c4", "c6")
+        for k in ("c1", "c2", "c3", "c4", "c4m", "c6")
     ],
 )
 def test_single_passes_criterion(single: dict, key: str) -> None:
