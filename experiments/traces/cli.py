@@ -76,6 +76,11 @@ def _traces(args: argparse.Namespace) -> int:
 
         if not vllm_available():
             raise InputError(INSTALL_HINT)
+        if model_cfg.device_map is not None:
+            raise InputError(
+                "--device-map splits a model for caching; the vLLM engine loads it whole (drop "
+                "--device-map)"
+            )
     if Path(args.out).exists() and not args.overwrite:
         for _ in iter_traces(args.out):  # the traces to continue must parse
             pass

@@ -71,3 +71,9 @@ def test_engine_vllm_without_vllm_is_a_one_line_error(
     err = capsys.readouterr().err
     assert "pip install 'backtrack-toolkit[vllm]'" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+    monkeypatch.setattr(vllm_engine, "vllm_available", lambda: True)
+    assert main([*args, "--device-map", "auto"]) == 2
+    assert "the vLLM engine loads it whole" in capsys.readouterr().err
+    assert main(["traces", "--model", "tiny-llama", "--device-map", "auto", "--out", str(out)]) == 2
+    assert "used by caching only" in capsys.readouterr().err
+    assert not out.exists()
