@@ -100,6 +100,10 @@ class StudyConfig:
     reasoner's accuracy (answered_correctly) drops below unsteered with the CI's upper end below
     0 and the drop at least this large; it keeps capability when the CI's lower end lies above
     −capability_tolerance; otherwise the check is inconclusive."""
+    base_unchanged_share: float = 0.25
+    """Q2 (the base-model control): the base model counts as unchanged when the CI of its change
+    lies within ± this share of the reasoner's change under the same direction and α (yes), as
+    changed when the CI lies wholly beyond that margin (no), and inconclusive otherwise."""
     capability_min_answered: float = 0.5
     """The capability check is inconclusive unless at least this share of the unsteered
     generations states an answer (fewer: raise steer_max_new_tokens, or "never answered" would be
@@ -195,6 +199,7 @@ class StudyConfig:
             ("reasoner" in self.probe_models and set(self.probe_models) <= {"base", "reasoner"}, "probe_models must include reasoner and hold only base, reasoner"),
             (self.threads is None or self.threads >= 1, "threads must be ≥ 1"),
             (0 < self.capability_tolerance < 1, f"capability_tolerance {self.capability_tolerance} must be in (0, 1)"),
+            (0 < self.base_unchanged_share < 1, f"base_unchanged_share {self.base_unchanged_share} must be in (0, 1)"),
             (0 <= self.capability_min_answered <= 1, f"capability_min_answered {self.capability_min_answered} must be in [0, 1]"),
             (bool(self.ablation_random_kinds) and set(self.ablation_random_kinds) <= {"isotropic", "variance_matched"}, f"ablation_random_kinds {list(self.ablation_random_kinds)}: choose from isotropic, variance_matched"),
             (set(self.decision_random_alphas) <= set(self.decision_alphas) and (not self.decision_random_alphas or self.headline_alpha in self.decision_random_alphas), f"decision_random_alphas {list(self.decision_random_alphas)} must be a subset of decision_alphas holding headline_alpha {self.headline_alpha}"),

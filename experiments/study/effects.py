@@ -157,6 +157,22 @@ def percentile_note(e: Effect, what: str) -> str:
     return f" (at the {100 * e.percentile:.0f}th percentile of {e.n_baselines} {what})"
 
 
+def unchanged_verdict(effect: Effect, reference: Effect, share: float) -> tuple[str, float]:
+    """Is ``effect`` (the base model's change) negligible beside ``reference`` (the reasoner's)?
+
+    The margin is ``share × |reference|``: yes when the whole CI lies within ±margin, no when
+    the whole CI lies beyond it (on either side) and the permutation test agrees (p < α),
+    inconclusive otherwise — so a wide CI around zero, or a reasoner that did not move either,
+    is not read as "unchanged". Returns the verdict and the margin."""
+    margin = share * abs(reference.diff)
+    if margin > 0 and -margin <= effect.lo and effect.hi <= margin:
+        return "yes", margin
+    significant = effect.p_value is None or effect.p_value < ALPHA
+    if (effect.lo > margin or effect.hi < -margin) and significant:
+        return "no", margin
+    return "inconclusive", margin
+
+
 def power_note(e: Effect) -> str:
     if e.mde is None or not math.isfinite(e.mde):
         return ""

@@ -53,6 +53,7 @@ from experiments.study.effects import (
     pooled,
     power_note,
     run_values_at,
+    unchanged_verdict,
     verdict,
     versus_baselines,
 )
@@ -166,15 +167,15 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
             + f". In free generation (secondary): {free}",
             [*primary, e.vs_unsteered, *e.by_split, *q1_effects, raw],
         )
-        unchanged = e.base.sign() == 0
+        q2_verdict, margin = unchanged_verdict(e.base, e.vs_unsteered, config.base_unchanged_share)
         q2 = Answer(
             "q2",
             QUESTIONS["q2"],
-            "yes" if unchanged else "no",
+            q2_verdict,
             f"on the reasoner's own traces, teacher-forced at the same decision points, the base "
             f"model's opener log-odds change by {fmt(e.base)}"
-            + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
             + f"; the reasoner's by {fmt(e.vs_unsteered)}"
+            + _margin_note(q2_verdict, margin, config.base_unchanged_share)
             + power_note(e.base)
             + f". In free generation on its own prompt format (secondary): {base_text}"
             + _floor_note(base_unsteered),
@@ -188,19 +189,29 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         free + power_note(q1_effects[0]) + " (free generation; no decision-point runs)",
         [*q1_effects, raw],
     )
-    unchanged = base.sign() == 0
+    q2_verdict, margin = unchanged_verdict(base, raw, config.base_unchanged_share)
     q2 = Answer(
         "q2",
         QUESTIONS["q2"],
-        "yes" if unchanged else "no",
+        q2_verdict,
         base_text
-        + (" (CI includes 0)" if unchanged else " (CI excludes 0)")
         + f"; in the reasoner the same direction changes it by {fmt(raw)}"
+        + _margin_note(q2_verdict, margin, config.base_unchanged_share)
         + _floor_note(base_unsteered)
         + power_note(base),
         [base, raw],
     )
     return q1, q2, curves
+
+
+def _margin_note(verdict: str, margin: float, share: float) -> str:
+    """How Q2's verdict reads its margin (± share × the reasoner's change)."""
+    m = f"±{margin:.3f} = {share:g} × the reasoner's change"
+    return {
+        "yes": f" (the base model's CI lies within {m}: unchanged)",
+        "no": f" (the base model's CI lies beyond {m}, with p < 0.05: changed)",
+        "inconclusive": f" (the base model's CI is neither within {m} nor, with p < 0.05, beyond it)",
+    }[verdict]
 
 
 def _floor_note(unsteered: Sequence[float]) -> str:

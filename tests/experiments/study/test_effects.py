@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.study.effects import Effect, pooled, verdict
+from experiments.study.effects import Effect, pooled, unchanged_verdict, verdict
 
 
 def test_pooling_averages_each_prompt_over_seeds_before_resampling() -> None:
@@ -75,3 +75,23 @@ def test_baselines_of_every_seed_are_pooled_with_their_spread() -> None:
     assert e.percentile == pytest.approx(5 / 6)  # one baseline (1.4) beats it
     assert len(e.per_seed) == 2 and e.lo < e.diff < e.hi
     assert verdict([e], +1) == "inconclusive"
+
+
+def test_unchanged_needs_the_whole_interval_inside_a_margin_of_the_reasoners_change() -> None:
+    def e(lo: float, hi: float) -> Effect:
+        return Effect(label="base", diff=(lo + hi) / 2, lo=lo, hi=hi, p_value=None, n=9)
+
+    reasoner = Effect(label="reasoner", diff=4.0, lo=3.0, hi=5.0, p_value=None, n=9)
+    # a precise but tiny shift is "unchanged" (margin 0.25 × 4 = 1)
+    assert unchanged_verdict(e(-0.12, -0.11), reasoner, 0.25) == ("yes", 1.0)
+    # a wide interval around zero is not evidence of "unchanged"
+    assert unchanged_verdict(e(-2.0, 2.0), reasoner, 0.25)[0] == "inconclusive"
+    # a change as large as the reasoner's, either way, is "changed"
+    assert unchanged_verdict(e(1.5, 3.0), reasoner, 0.25)[0] == "no"
+    assert unchanged_verdict(e(-3.0, -1.2), reasoner, 0.25)[0] == "no"
+    # beyond the margin by its CI, but the permutation test disagrees: not "changed" either
+    shaky = Effect(label="base", diff=2.0, lo=1.5, hi=3.0, p_value=0.08, n=9)
+    assert unchanged_verdict(shaky, reasoner, 0.25)[0] == "inconclusive"
+    # a reasoner that did not move leaves nothing to compare with
+    still = Effect(label="reasoner", diff=0.0, lo=-0.1, hi=0.1, p_value=None, n=9)
+    assert unchanged_verdict(e(0.0, 0.0), still, 0.25)[0] == "inconclusive"
