@@ -55,7 +55,17 @@ def timed(fn: Callable[[], Any]) -> float:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process, in MB."""
+    """Peak resident set size of this process, in MB.
+
+    On Linux from ``VmHWM`` (/proc/self/status): the high-water mark of this process's own
+    memory. ``ru_maxrss`` is not that in a process started by ``subprocess``: Linux carries the
+    forking parent's high-water mark across ``exec``, so a child of a process holding two models
+    reports the parent's peak whatever it does itself."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
