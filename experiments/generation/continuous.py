@@ -2,10 +2,11 @@
 
 :func:`stream` is a decode loop over one KV cache (not one HF ``generate`` call per batch). Up to
 ``config.batch_size`` rows decode together; a row that ends (EOS, "</think>", length) leaves the
-batch at once, and waiting prompts are prefilled and join it (``refill``: as soon as a quarter of
-the slots are free on an accelerator, so prefills are batched; at once on a CPU). Rows can belong to different experiment conditions:
-the caller learns, before every forward call, which request each row is and how long its prompt
-is (``on_forward``), and can steer each row differently (see
+batch at once, and waiting prompts are prefilled and join it (``refill``: on an accelerator as
+soon as a quarter of the slots are free, so prefills are batched; on a CPU at once). Rows can
+belong to different experiment conditions: the caller learns, before every forward call, which
+request each row is and how long its prompt is (``on_forward``), and can steer each row
+differently (see
 :func:`experiments.steering.interventions.rows.steer_hf_rows`).
 
 Results are the same as :func:`experiments.generation.engine.generate`'s for the same prompts,
