@@ -88,14 +88,12 @@ def load_capture_model(config: ModelConfig) -> CaptureModel:
 
     device = resolve_device(config.device)
     dtype = resolve_dtype(config.dtype)
-    if config.device_map is not None and not (
-        config.model not in loader.known_specs() and loader._looks_like_path(config.model)
-    ):
-        raise ModelLoadError(
-            f"device_map splits a local checkpoint directory; {config.model!r} is a spec built "
-            "in memory (it fits one device): drop --device-map"
-        )
     if config.model in loader.known_specs():
+        if config.device_map is not None:
+            raise ModelLoadError(
+                f"device_map splits a local checkpoint directory; {config.model!r} is a spec "
+                "built in memory (it fits one device): drop --device-map"
+            )
         hf_model, tokenizer, model_id, architecture = loader._load_hf(config)
         hf_model = loader._moved(hf_model, device=device)
     elif loader._looks_like_path(config.model):

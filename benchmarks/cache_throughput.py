@@ -283,7 +283,7 @@ def main() -> None:
         "ours_over_forward": tps["ours"] / tps["forward"],
         "compression": compression,
         "rss_mb": {str(n): v for n, v in rss.items()},
-        "rss_model": args.rss_model or model_name,
+        "rss_model": rss_model,
         "rss_tokens": rss_sizes,
     }
     if rss:  # the smallest run, and 200k (else the next size): the keys the checks read

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from activation_store.core.errors import ToolkitError
+from activation_store.core.errors import InputError, ToolkitError
 from experiments.study.config import StudyConfig
 from experiments.study.costs import MEASURED, StepEstimate, device_class, estimate_steps, workload
 from experiments.study.shapes import ModelShape, Reading, SaeShape, read_model, read_sae
@@ -131,6 +131,13 @@ def check_study(
     device_issue = _device_issue(config.device, cuda)
     if device_issue:
         (found.problems if require_device else found.warnings).append(device_issue)
+    if config.engine == "vllm":  # the steering runs' own refusal, before any step runs
+        from experiments.steering.interventions.vllm import check_vllm_positions
+
+        try:
+            check_vllm_positions(config.ablation_positions, config.ablation_hooks)
+        except InputError as err:
+            found.problems.append(f"ablation: {err}")
     if config.dtype == "float16" and config.device == "cpu":
         found.warnings.append(
             "dtype float16 on the CPU is slow and may be inaccurate; use bfloat16"

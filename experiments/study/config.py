@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from activation_store.core.configs import ConfigError, load_config
 from activation_store.models.hooks import hook_name
+from experiments.generation.config import Engine
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 """Where the built-in study configs live (``demo``, ``demo_quick``, ``organism_full``, …)."""
@@ -45,7 +46,8 @@ class StudyConfig:
     """Model weights' dtype: float32, bfloat16 or float16."""
     engine: str = "hf"
     """Generation engine of the traces, the steering sweep and the ablation: hf or vllm (the
-    optional extra backtrack-toolkit[vllm]; ablation_positions all or START:STOP). Caching,
+    optional extra backtrack-toolkit[vllm]; ablation_positions all or START:STOP, which
+    ``study check`` and ``study run`` verify before any step runs). Caching,
     probes and the decision points are forward passes on the Hugging Face model either way."""
     threads: int | None = None
     """torch intra-op threads (None: torch's default)."""
@@ -205,8 +207,7 @@ class StudyConfig:
             (set(self.decision_random_alphas) <= set(self.decision_alphas) and (not self.decision_random_alphas or self.headline_alpha in self.decision_random_alphas), f"decision_random_alphas {list(self.decision_random_alphas)} must be a subset of decision_alphas holding headline_alpha {self.headline_alpha}"),
             (self.sweep_n_random is None or 1 <= self.sweep_n_random <= self.n_random, f"sweep_n_random {self.sweep_n_random} must lie in 1..n_random ({self.n_random})"),
             (self.prompt_selection in ("stratified", "first"), f"prompt_selection {self.prompt_selection!r}: choose stratified or first"),
-            (self.engine in ("hf", "vllm"), f"engine {self.engine!r}: choose hf or vllm"),
-            (self.engine != "vllm" or self.ablation_positions not in ("prompt", "generated"), f"ablation_positions {self.ablation_positions!r} cannot be steered by the vLLM engine (inside vLLM's model a token does not know its prompt's length); use all or START:STOP, or engine hf"),
+            (self.engine in get_args(Engine), f"engine {self.engine!r}: choose {' or '.join(get_args(Engine))}"),
         ]  # fmt: skip
         for ok, message in checks:
             if not ok:

@@ -47,6 +47,7 @@ from experiments.study import decision_findings
 from experiments.study.capability import Capability, capability_checks, capability_lines
 from experiments.study.config import StudyConfig
 from experiments.study.effects import (
+    ALPHA,
     Effect,
     fmt,
     percentile_note,
@@ -209,8 +210,9 @@ def _margin_note(verdict: str, margin: float, share: float) -> str:
     m = f"±{margin:.3f} = {share:g} × the reasoner's change"
     return {
         "yes": f" (the base model's CI lies within {m}: unchanged)",
-        "no": f" (the base model's CI lies beyond {m}, with p < 0.05: changed)",
-        "inconclusive": f" (the base model's CI is neither within {m} nor, with p < 0.05, beyond it)",
+        "no": f" (the base model's CI lies beyond {m}, with p < {ALPHA:g}: changed)",
+        "inconclusive": f" (the base model's CI is neither within {m} nor, with p < {ALPHA:g}, "
+        "beyond it)",
     }[verdict]
 
 

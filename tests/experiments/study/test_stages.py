@@ -69,7 +69,13 @@ def test_the_engine_reaches_traces_sweep_and_ablation_only(tmp_path: Path) -> No
         <= {"traces", "heldout-traces", "sweep", "ablation"}
     )
     assert not any("--engine" in argv for argv in hf.values())  # the default writes nothing
-    with pytest.raises(ConfigError, match="cannot be steered by the vLLM engine"):
-        StudyConfig(engine="vllm", ablation_positions="generated")
+    from experiments.study.check import check_study
+
+    refused = check_study(
+        load_study_config("demo_quick", engine="vllm", ablation_positions="generated"),
+        out=tmp_path,
+    )
+    assert not refused.ok
+    assert any("the vLLM engine cannot steer positions 'generated'" in p for p in refused.problems)
     with pytest.raises(ConfigError, match="engine 'tgi': choose hf or vllm"):
         StudyConfig(engine="tgi")
