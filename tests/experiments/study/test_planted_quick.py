@@ -75,3 +75,11 @@ def test_null_verdicts_are_not_yes(tmp_path: Path) -> None:
     assert verdicts["q1"] != "yes" and verdicts["q4"] != "yes"
     (n1,) = [c for c in findings["ground_truth"]["criteria"] if c["key"] == "n1"]
     assert n1["passed"] is True
+
+
+def test_single_base_control_reads_unchanged(single: dict) -> None:
+    """The planted base model has no reader (known answer: unchanged). Q2 must say yes, and the
+    summary must state the margin it used."""
+    (q2,) = [a for a in single["answers"] if a["key"] == "q2"]
+    assert q2["verdict"] == "yes", q2["summary"]
+    assert "× the reasoner's change: unchanged" in q2["summary"]
