@@ -210,16 +210,20 @@ def seed_steps(
         few = sum(a != 0 for a in config.decision_random_alphas) or every
         fixed = 2 + n_dirs_of(config) - config.n_random
         cells = 2 * (1 + fixed * every + config.n_random * few)
+        # one full forward per model; a steered cell replays the blocks below the steered one
+        # (DecisionConfig.prefix_cache_mb)
+        layer_passes = 2 * shape.n_layers + (cells - 2) * (shape.n_layers - config.steer_layer)
         read_s = (
             None
             if costs is None
-            else cells * held_tokens * shape.n_layers / costs.forward_layer_tok_s * scale
+            else held_tokens * layer_passes / costs.forward_layer_tok_s * scale
         )
         decisions = [
             StepEstimate("heldout-traces", n_held * config.trace_max_new_tokens, held_s,
                          round(n_held * TRACE_BYTES_PER_LINE), held_basis),
             StepEstimate("decisions", round(cells * held_tokens), read_s, cells * n_held * 400,
-                         unknown if costs is None else f"{cells} cells × one forward per trace"),
+                         unknown if costs is None else f"{cells} cells × one forward per trace, "
+                         f"blocks from {config.steer_layer} on when steered"),
         ]  # fmt: skip
     return [
         StepEstimate("traces", trace_new, trace_s, round(trace_bytes), trace_basis),

@@ -15,6 +15,7 @@ from activation_store.core.errors import InputError
 if TYPE_CHECKING:
     import torch
 
+    from experiments.steering.interventions.prefix import SharedPrefix
     from experiments.steering.runs.plan import Condition
     from experiments.traces.record import Trace
 
@@ -106,13 +107,17 @@ def read_points(
     interventions: Sequence[Any],
     *,
     batch_size: int,
+    share: SharedPrefix | None = None,
 ) -> list[tuple[list[float], torch.Tensor]]:
     """Per trace: the opener log-odds at each decision point and the log-probabilities there
     (``[n_points, vocab]``), one teacher-forced forward per batch with ``interventions``.
 
     Traces are batched longest first (less padding) and only the decision points' hidden states
     go through the unembedding (a fifth of a SmolLM2 forward at every position); results are in
-    the order of ``points``."""
+    the order of ``points``. With ``share``, the blocks below the first steered one run once per
+    batch across calls (recorded by the first call that sees a batch, replayed by later ones)."""
+    import contextlib
+
     import torch
 
     from experiments.steering.interventions.hf import steer_hf
@@ -133,7 +138,13 @@ def read_points(
             ids[row, : length[i]] = torch.tensor(points[i].trace.token_ids[: length[i]])
             mask[row, : length[i]] = 1
         prompts = [points[i].trace.n_prompt_tokens for i in rows]
-        with torch.inference_mode(), steer_hf(hf_model, interventions, prompt_lengths=prompts):
+        key = tuple((points[i].trace.id, length[i]) for i in rows)
+        shared = contextlib.nullcontext() if share is None else share.use(key, interventions)
+        with (
+            torch.inference_mode(),
+            steer_hf(hf_model, interventions, prompt_lengths=prompts),
+            shared,
+        ):
             hidden = body(input_ids=ids.to(device), attention_mask=mask.to(device))[0]
             for row, i in enumerate(rows):
                 read = torch.tensor(

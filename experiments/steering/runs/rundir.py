@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESUMABLE_FIELDS = frozenset({"batch_size"})
+RESUMABLE_FIELDS = frozenset({"batch_size", "prefix_cache_mb"})
 """Fields that may change between a run and its resumption (they do not change results)."""
 ADDED_FIELDS = frozenset({"engine"})
 """Fields added after run directories were written: a config.json without one had the default."""

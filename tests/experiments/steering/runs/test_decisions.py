@@ -4,6 +4,7 @@ the opener's unembedding raises its log-odds, and random directions do not."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -143,3 +144,72 @@ def test_the_openers_unembedding_raises_its_log_odds_and_random_does_not(
     assert top["percentile"] == 1.0 and top["n_group"] == 6 and top["lo"] > 0
     again = run_decisions(config, tmp_path / "run", resume=True)  # resumes: nothing new
     assert again.n_new == 0 and again.summary["cells"] == result.summary["cells"]
+
+
+@pytest.mark.parametrize("model", ["tiny", "tiny_gpt"])
+@pytest.mark.parametrize("hook", ["blocks.2.hook_resid_post", "blocks.2.hook_resid_pre"])
+def test_a_shared_prefix_gives_the_full_forwards_numbers(
+    traces: Path, model: str, hook: str, request: pytest.FixtureRequest
+) -> None:
+    from experiments.steering.interventions import add_interventions
+    from experiments.steering.interventions.prefix import SharedPrefix
+
+    loaded: LoadedModel = request.getfixturevalue(model)
+    hf = loaded.hf_model
+    points = [decision_points(t, None) for t in read_traces(traces)]
+    openers = opener_ids(loaded.tokenizer, ["Wait", "Hmm"])
+    d_model = int(hf.config.hidden_size)
+    vector = torch.randn(d_model, generator=torch.Generator().manual_seed(3))
+    direction = Direction(name="d", vector=vector, model="m", hook=hook, kind="random")
+    ivs = add_interventions([direction], [4.0], unit="unit", positions="generated")
+    share = SharedPrefix(hf, block=2, max_bytes=2**30)
+    plain = read_points(hf, points, openers, [], batch_size=2)
+    recorded = read_points(hf, points, openers, [], batch_size=2, share=share)
+    assert share.replays == 0
+    full = read_points(hf, points, openers, ivs, batch_size=2)
+    replayed = read_points(hf, points, openers, ivs, batch_size=2, share=share)
+    assert share.replays == 2  # both batches skipped blocks 0–1
+    for (a, la), (b, lb) in zip(plain, recorded, strict=True):
+        assert a == b and torch.equal(la, lb)
+    for (a, la), (b, lb) in zip(full, replayed, strict=True):
+        assert a == b and torch.equal(la, lb)
+    assert any(x != y for (x, _), (y, _) in zip(plain, full, strict=True))  # steering did act
+    early = add_interventions(
+        [dataclasses.replace(direction, hook="blocks.1.hook_resid_post")], [4.0]
+    )
+    read_points(hf, points, openers, early, batch_size=2, share=share)
+    assert share.replays == 2  # an edit below the shared blocks runs in full
+
+
+def test_a_budget_bounds_what_a_shared_prefix_keeps(traces: Path, tiny: LoadedModel) -> None:
+    from experiments.steering.interventions.prefix import SharedPrefix
+
+    points = [decision_points(t, None) for t in read_traces(traces)]
+    openers = opener_ids(tiny.tokenizer, ["Wait"])
+    share = SharedPrefix(tiny.hf_model, block=2, max_bytes=1)  # room for the first batch only
+    read_points(tiny.hf_model, points, openers, [], batch_size=1, share=share)
+    read_points(tiny.hf_model, points, openers, [], batch_size=1, share=share)
+    assert share.replays == 1
+
+
+def test_decision_runs_with_and_without_a_shared_prefix_agree(
+    traces: Path, tiny: LoadedModel, tmp_path: Path
+) -> None:
+    dirs = tmp_path / "dirs"
+    vector = torch.randn(int(tiny.hf_model.config.hidden_size))
+    save_direction(
+        Direction(name="d", vector=vector, model="m", hook="blocks.2.hook_resid_post",
+                  kind="diff_of_means", mean_resid_norm=float(vector.norm())),
+        dirs,
+    )  # fmt: skip
+    base = {"models": ("tiny-llama",), "traces": str(traces), "directions_dir": str(dirs),
+            "alphas": (0.0, 1.0, -1.0), "n_bootstrap": 200}  # fmt: skip
+    lines = {}
+    for mb in (0, 64):
+        run = run_decisions(DecisionConfig(**base, prefix_cache_mb=mb), tmp_path / f"run{mb}")
+        lines[mb] = (run.path / "points.jsonl").read_text()
+    assert lines[0] == lines[64]
+    again = run_decisions(  # the budget may change on resumption
+        DecisionConfig(**base, prefix_cache_mb=0), tmp_path / "run64", resume=True
+    )
+    assert again.n_new == 0
