@@ -26,8 +26,8 @@ same work on both engines, alternating, best of ``--sweep-repeats``:
   are the same on both;
 * ``vllm`` (where vllm is installed, unless ``--no-vllm``): the same cells on the vLLM engine
   (``VLLMEngine``, a cell at a time, all its prompts in one call, our hook in vLLM's model;
-  in-process, with torch's ``--threads``: the engine's CPU defaults): ``vllm_over_hf`` is its
-  generations per minute over ``mixed``'s (our HF engine as the runs use it). Sampled tokens differ (vLLM's own
+  in-process, its CPU threads bound like ``--threads``): ``vllm_over_hf`` is its generations per
+  minute over ``mixed``'s (our HF engine as the runs use it). Sampled tokens differ (vLLM's own
   sampler), so ``generated_tokens`` says how much each produced.
 
 Targets: steered_over_hf ≥ 0.9, batched_over_loop ≥ 5, mixed_over_engine ≥ 1.5. On a shared CPU, keep ``--threads 1``: with
@@ -264,8 +264,13 @@ def main() -> None:
     if args.vllm:
         from experiments.generation.vllm_engine import vllm_available
 
-        args.vllm = vllm_available()  # on a CPU the engine runs in this process, unpinned
+        args.vllm = vllm_available()
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in this process
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")
+        if args.device == "cpu":
+            os.environ.setdefault(
+                "VLLM_CPU_OMP_THREADS_BIND", ",".join(str(i) for i in range(args.threads))
+            )
 
     config = ModelConfig(model=args.model, device=args.device, dtype=args.dtype)
     hf_model, tokenizer = load_hf_model(config)

@@ -100,8 +100,6 @@ class VLLMEngine:
         if not vllm_available():
             raise InputError(INSTALL_HINT)
         os.environ.setdefault("VLLM_ALLOW_INSECURE_SERIALIZATION", "1")
-        if not _on_gpu():
-            _cpu_defaults()
         from transformers import AutoTokenizer
         from transformers import GenerationConfig as HFGenerationConfig
         from vllm import LLM
@@ -271,21 +269,6 @@ class VLLMEngine:
             nll = [-logprobs[len(prompt) + j][token].logprob for j, token in enumerate(cont)]
             out[i] = math.exp(sum(nll) / len(nll))
         return out
-
-
-def _cpu_defaults() -> None:
-    """vLLM's CPU defaults, where the user set none, for a machine shared with other work.
-
-    By default vLLM runs its engine core in a second process, which reserves a core for itself
-    and busy-polls it, and pins the model's threads to the remaining cores: on a 2-core machine
-    the model gets one core. Measured here (smollm2-135m-reasoner, 32 prompts × 96 sampled tokens,
-    torch's 2 threads, nothing else running): 176 tok/s with vLLM's defaults, 294 tok/s with the
-    engine core in this process and the threads left unpinned (the same tokens). Unpinned
-    threads also let ``study run --jobs N`` run several engines without pinning them all to the
-    same cores. Set ``VLLM_ENABLE_V1_MULTIPROCESSING`` or ``VLLM_CPU_OMP_THREADS_BIND`` to keep
-    vLLM's own behaviour."""
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
 
 
 def _on_gpu() -> bool:
