@@ -15,7 +15,8 @@ once), ``hf`` / ``tl`` (install on a Hugging Face model or a ``HookedTransformer
 ``rows`` (per-row interventions: each batch row gets its own cell's interventions, for mixed
 batches; :func:`steer_hf_rows`), ``prefix`` (the blocks below the first steered one run once per
 teacher-forced batch and are replayed for every steered cell: :class:`SharedPrefix`), ``vllm``
-(the same operators inside a vLLM model's workers) and ``handle`` (what was installed, undone with ``remove()`` or by leaving the ``with``).
+(the same operators inside a vLLM model's workers) and ``handle`` (what was installed, undone
+with ``remove()`` or by leaving the ``with``).
 
 This package imports nothing from the experiments that use it (:mod:`experiments.steering.runs`).
 """

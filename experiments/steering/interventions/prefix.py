@@ -41,8 +41,8 @@ def first_steered_block(interventions: Sequence[Intervention]) -> int | None:
 
 class SharedPrefix:
     """Outputs of blocks ``0 … block − 1`` per batch key, recorded by one forward and replayed by
-    later forwards of the same batch; at most ``max_bytes`` are kept (batches beyond it run in
-    full)."""
+    later forwards of the same batch. Recording stops once ``max_bytes`` are held (the batch that
+    crosses it is kept); batches not recorded run in full."""
 
     def __init__(self, hf_model: Any, *, block: int, max_bytes: int) -> None:
         if block < 1:
