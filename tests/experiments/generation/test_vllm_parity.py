@@ -218,3 +218,30 @@ def test_vllm_traces_equal_hf_traces(both: tuple[Any, Any, Any], tmp_path: Path)
             progress=False,
             vllm=engine,
         )
+
+
+def test_cpu_engine_reserves_a_bounded_kv_cache(tmp_path: Path) -> None:
+    """On a CPU, without VLLM_CPU_KVCACHE_SPACE, an engine reserves CPU_KV_CACHE_BYTES, not vLLM's
+    92 % of the node's RAM (which refuses a second engine: ``study run --jobs 2``). In its own
+    process: two vLLM instances in one process share global state."""
+    import os
+    import subprocess
+    import sys
+
+    from experiments.generation.vllm_engine import CPU_KV_CACHE_BYTES
+
+    if torch.cuda.is_available():
+        pytest.skip("the CPU default only")
+    directory = _tiny_llama_64(tmp_path / "tiny64")
+    code = (
+        "from experiments.generation.vllm_engine import VLLMEngine\n"
+        f"e = VLLMEngine({str(directory)!r}, dtype='float32', max_model_len=256)\n"
+        "print('KV', e.llm.llm_engine.vllm_config.cache_config.kv_cache_memory_bytes)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_CPU_KVCACHE_SPACE"}
+    env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"KV {CPU_KV_CACHE_BYTES}" in done.stdout.splitlines()
