@@ -261,7 +261,7 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     lo, _, hi = config.window.partition(":")
     window = set(range(int(lo), int(hi) + 1))
     per_offset: dict[int, list[dict[str, float]]] = {}
-    base_in_window: list[float] = []
+    base_by_offset: dict[int, list[float]] = {}
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
         if not path.is_file():
@@ -271,8 +271,8 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
                 continue
             if r["model"] == "reasoner":
                 per_offset.setdefault(int(r["offset"]), []).append({"seed": seed, **r})
-            elif r["model"] == "base" and int(r["offset"]) in window:
-                base_in_window.append(float(r["auroc"]))
+            elif r["model"] == "base":
+                base_by_offset.setdefault(int(r["offset"]), []).append(float(r["auroc"]))
     offsets = sorted(per_offset)
     table = {str(o): _pool_probe(per_offset[o]) for o in offsets}
     in_window = [o for o in offsets if o in window]
@@ -295,6 +295,7 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
         structure_note = f", {fmt(pooled_structure)} above the structure (layout) baseline"
     earliest = next((o for o in offsets if table[str(o)]["over_token"].sign() > 0), None)
     auroc = float(np.mean([table[str(o)]["auroc"] for o in in_window]))
+    base_in_window = [a for o in sorted(window) for a in base_by_offset.get(o, [])]
     base_note = (
         f"; the base model's probe (control) reaches {float(np.mean(base_in_window)):.3f} there"
         if base_in_window
@@ -315,6 +316,7 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
             "auroc": table[str(o)]["auroc"],
             "token": table[str(o)]["token"],
             **({"structure": table[str(o)]["structure"]} if "structure" in table[str(o)] else {}),
+            **({"base": float(np.mean(base_by_offset[o]))} if o in base_by_offset else {}),
         }
         for o in offsets
     }

@@ -52,7 +52,8 @@ def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
                         fmt="o", color="C3" if label.startswith("base model") else "C0", capsize=3)  # fmt: skip
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yticks(range(len(labels)), [lbl.replace(": ", ":\n") for lbl in labels], fontsize=7)
-    ax.set(xlabel=f"Δ {findings['metric']} at α = {findings['headline_alpha']:g} (95 % CI)",
+    ax.set(xlabel=f"Δ at α = {findings['headline_alpha']:g} (95 % CI): opener log-odds at decision "
+           f"points, else {findings['metric']} per generation",
            title="Q1–Q2: vs baselines; base-model control")  # fmt: skip
 
     ax = axes[2]
@@ -61,6 +62,12 @@ def plot_headline(findings: dict[str, Any], stem: Path) -> Path:
     ax.plot(offsets, [probes[str(o)]["auroc"] for o in offsets], marker="o", ms=3, label="probe")
     ax.plot(offsets, [probes[str(o)]["token"] for o in offsets], "--", color="0.4",
             label="token identity")  # fmt: skip
+    if all("structure" in probes[str(o)] for o in offsets):
+        ax.plot(offsets, [probes[str(o)]["structure"] for o in offsets], ":", color="0.4",
+                label="structure (layout)")  # fmt: skip
+    if all("base" in probes[str(o)] for o in offsets):
+        ax.plot(offsets, [probes[str(o)]["base"] for o in offsets], marker="o", ms=3,
+                color="C3", label="base model's probe (control)")  # fmt: skip
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set(xlabel="offset from backtracking start (tokens)", ylabel="test AUROC",
            title="Q3: probes read out upcoming backtracking")  # fmt: skip

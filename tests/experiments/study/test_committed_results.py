@@ -1,5 +1,6 @@
-"""The committed full study on the organism (results/organism_full): its findings are complete and
-`backtrack report` rebuilds the page from the committed files alone."""
+"""The committed full study on the organism (results/organism_full): its findings are complete,
+`study findings` recomputes them and `backtrack report` rebuilds the page from the committed files
+alone."""
 
 from __future__ import annotations
 
@@ -26,6 +27,34 @@ def test_findings_answer_the_four_questions_over_every_seed_of_the_run() -> None
         for effect in answer["effects"]:
             assert effect["lo"] <= effect["diff"] <= effect["hi"]
     assert (RESULTS / "findings" / "headline.png").stat().st_size > 10_000
+
+
+def test_probe_curves_hold_the_base_models_control_beside_the_reasoners() -> None:
+    findings = json.loads((RESULTS / "findings" / "findings.json").read_text())
+    layer = findings["config"]["steer_layer"]
+    by_offset: dict[int, list[float]] = {}
+    for seed in findings["seeds"]:
+        rows = json.loads((RESULTS / f"seed{seed}" / "probes" / "results.json").read_text())
+        for r in rows["results"]:
+            if r["model"] == "base" and r["layer"] == layer and r["offset"] < 0:
+                by_offset.setdefault(int(r["offset"]), []).append(r["auroc"])
+    curves = findings["curves"]["probes"]
+    assert sorted(int(o) for o in curves) == sorted(by_offset)
+    for offset, values in by_offset.items():
+        assert curves[str(offset)]["base"] == pytest.approx(sum(values) / len(values))
+
+
+def test_findings_recompute_from_the_committed_files(tmp_path: Path) -> None:
+    """`study findings` on the committed per-seed results alone (no activation stores) gives the
+    committed answers, capability checks and curves: every number in them comes from these files."""
+    results = tmp_path / "organism_full"
+    shutil.copytree(RESULTS, results)
+    shutil.rmtree(results / "findings")
+    assert main(["study", "findings", str(results)]) == 0
+    fresh = json.loads((results / "findings" / "findings.json").read_text())
+    committed = json.loads((RESULTS / "findings" / "findings.json").read_text())
+    for key in ("seeds", "answers", "capability", "curves"):
+        assert fresh[key] == committed[key], key
 
 
 @pytest.mark.slow
