@@ -115,8 +115,11 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
     base_vs_unsteered: dict[int, PromptValues] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     base_unsteered: list[float] = []
+    no_error: dict[int, PromptValues] = {}
+    no_error_rates: dict[str, list[float]] = {"unsteered": [0.0, 0.0], "steered": [0.0, 0.0]}
     for seed in config.seeds:
-        v = run_values_at(study / f"seed{seed}" / f"sweep-s{seed}", metric)
+        sweep = study / f"seed{seed}" / f"sweep-s{seed}"
+        v = run_values_at(sweep, metric)
         names = sweep_direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
@@ -137,6 +140,12 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
             v.get(cell_id("base", "none", "unsteered"), {}),
         )
         _add_curves(curves, v, config, names, randoms, seed)
+        no_error[seed] = _no_error_difference(
+            sweep,
+            cell_id("reasoner", "add", names["base_dom"], alpha),
+            cell_id("reasoner", "none", "unsteered"),
+            no_error_rates,
+        )
     q1_effects = [
         versus_baselines(
             "reasoner: base direction − random directions",
@@ -153,6 +162,11 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         f"{percentile_note(q1_effects[0], 'random directions')}"
         + "".join(f"; vs {e.label.split('− ')[-1]} {fmt(e)}" for e in q1_effects[1:])
     )
+    after_right = pooled(
+        "reasoner: base direction − unsteered, backtracks after a right step", no_error
+    )
+    free += "; " + _no_error_note(after_right, no_error_rates)
+    q1_effects_free = [*q1_effects, raw, after_right]
     base = pooled("base model: base direction − unsteered", base_vs_unsteered)
     base_text = f"the base model's {metric} per generation changes by {fmt(base)} at α = {alpha:g}"
     if decision_findings.available(config, study):
@@ -166,7 +180,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
             decision_findings.decision_summary(e, alpha)
             + power_note(e.vs_random)
             + f". In free generation (secondary): {free}",
-            [*primary, e.vs_unsteered, *e.by_split, *q1_effects, raw],
+            [*primary, e.vs_unsteered, *e.by_split, *q1_effects_free],
         )
         q2_verdict, margin = unchanged_verdict(e.base, e.vs_unsteered, config.base_unchanged_share)
         q2 = Answer(
@@ -188,7 +202,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         QUESTIONS["q1"],
         verdict(q1_effects, +1),
         free + power_note(q1_effects[0]) + " (free generation; no decision-point runs)",
-        [*q1_effects, raw],
+        q1_effects_free,
     )
     q2_verdict, margin = unchanged_verdict(base, raw, config.base_unchanged_share)
     q2 = Answer(
@@ -203,6 +217,33 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         [base, raw],
     )
     return q1, q2, curves
+
+
+def _no_error_difference(
+    sweep: Path, steered: str, unsteered: str, rates: dict[str, list[float]]
+) -> PromptValues:
+    """Per prompt, steered − unsteered backtracks right after a correct step; adds each cell's
+    (backtracks, right steps) totals to ``rates``."""
+    after = run_values_at(sweep, "backtracking_after_right_step")
+    steps = run_values_at(sweep, "right_steps")
+    for key, cell in (("steered", steered), ("unsteered", unsteered)):
+        rates[key][0] += sum(after.get(cell, {}).values())
+        rates[key][1] += sum(steps.get(cell, {}).values())
+    return difference(after.get(steered, {}), after.get(unsteered, {}))
+
+
+def _no_error_note(effect: Effect, rates: dict[str, list[float]]) -> str:
+    """Free generation's P(backtrack | no error): backtracks right after a correct step."""
+
+    def p(key: str) -> str:
+        backtracks, steps = rates[key]
+        return f"{backtracks / steps:.3f} of {steps:.0f}" if steps else "no correct steps"
+
+    return (
+        f"backtracks right after a step whose arithmetic is correct (no error to catch) change by "
+        f"{fmt(effect)} per generation; P(backtrack | correct step) {p('unsteered')} unsteered, "
+        f"{p('steered')} steered (pooled over prompts and seeds)"
+    )
 
 
 def _margin_note(verdict: str, margin: float, share: float) -> str:

@@ -26,7 +26,7 @@ from activation_store.core.stats import (
 from experiments.steering.runs.config import RunSettings
 from experiments.steering.runs.mediation import dose_response
 from experiments.steering.runs.metrics import METRIC_MEANINGS
-from experiments.steering.runs.metrics.record import recalibrated
+from experiments.steering.runs.metrics.record import completed, recalibrated
 from experiments.steering.runs.plan import Condition
 from experiments.steering.runs.rundir import RunDir
 
@@ -94,13 +94,15 @@ def degenerate_thresholds(
 
 def calibrated(run: RunDir, config: RunSettings) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """The run's generations with the degenerate filter calibrated (see
-    :func:`degenerate_thresholds`), and the thresholds."""
+    :func:`degenerate_thresholds`) and any metric added since they were written measured from their
+    text (:func:`~experiments.steering.runs.metrics.record.completed`), and the thresholds."""
     conditions = [Condition.from_json(c) for c in run.read_json("plan.json")["conditions"]]
     unsteered = {c.id for c in conditions if c.operation == "none"}
     generations = list(run.generations())
     thresholds = degenerate_thresholds(generations, unsteered, config)
     out = [
-        {**g, "metrics": recalibrated(g["metrics"], thresholds[g["model"]])} for g in generations
+        {**g, "metrics": recalibrated(completed(g["metrics"], g["text"]), thresholds[g["model"]])}
+        for g in generations
     ]
     return out, thresholds
 

@@ -29,6 +29,14 @@ def test_findings_answer_the_four_questions_over_every_seed_of_the_run() -> None
     assert (RESULTS / "findings" / "headline.png").stat().st_size > 10_000
 
 
+def test_free_generation_reports_backtracking_with_no_error_to_catch() -> None:
+    findings = json.loads((RESULTS / "findings" / "findings.json").read_text())
+    q1 = findings["answers"][0]
+    labels = [e["label"] for e in q1["effects"]]
+    assert "reasoner: base direction − unsteered, backtracks after a right step" in labels
+    assert "P(backtrack | correct step)" in q1["summary"]
+
+
 def test_probe_curves_hold_the_base_models_control_beside_the_reasoners() -> None:
     findings = json.loads((RESULTS / "findings" / "findings.json").read_text())
     layer = findings["config"]["steer_layer"]

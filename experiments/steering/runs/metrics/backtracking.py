@@ -48,6 +48,11 @@ class BacktrackingCounts:
     """Sentences stating "X, not X": a correction to the value already there."""
     repeated: int
     """Sentences identical to the sentence just before them."""
+    right_steps: int = 0
+    """Sentences whose stated arithmetic (``a op b = c``) is all correct, with a sentence after
+    them: the places where a backtrack would have no visible error to catch."""
+    after_right: int = 0
+    """Backtracking sentences right after such a sentence."""
 
     @property
     def coherent(self) -> int:
@@ -82,21 +87,29 @@ def count_backtracking_sentences(text: str, *, context: str = "") -> int:
 
 
 def backtracking_counts(text: str, *, context: str = "") -> BacktrackingCounts:
-    """Backtracking sentences of ``text``, with the ungrounded and repeated ones counted apart."""
+    """Backtracking sentences of ``text``, with the ungrounded and repeated ones counted apart, and
+    those that follow a sentence whose stated arithmetic is correct (no error to catch; the
+    verdict of :func:`~experiments.steering.runs.decision_points.arithmetic_verdict`)."""
+    from experiments.steering.runs.decision_points import arithmetic_verdict
+
     labeller = _labeller()
     sentences = _sentences(text, context)
-    total = ungrounded = repeated = 0
-    previous = ""
+    total = ungrounded = repeated = right_steps = after_right = 0
+    previous, previous_right = "", False
     for s in sentences:
         norm = " ".join(s.text.lower().split())
-        if labeller.matched_phrase(s.text) is not None:
+        backtracking = labeller.matched_phrase(s.text) is not None
+        if previous_right:
+            right_steps += 1
+            after_right += backtracking
+        if backtracking:
             total += 1
             if norm == previous:
                 repeated += 1
             elif is_ungrounded(s.text):
                 ungrounded += 1
-        previous = norm
-    return BacktrackingCounts(total=total, ungrounded=ungrounded, repeated=repeated)
+        previous, previous_right = norm, arithmetic_verdict(s.text) == "correct"
+    return BacktrackingCounts(total, ungrounded, repeated, right_steps, after_right)
 
 
 def is_ungrounded(sentence: str) -> bool:

@@ -19,6 +19,11 @@ METRIC_MEANINGS: dict[str, str] = {
     "ungrounded_backtracking_sentences": "backtracking sentences that 'correct' a value to itself "
     "('X, not X')",
     "repeated_backtracking_sentences": "backtracking sentences identical to the sentence before",
+    "backtracking_after_right_step": "backtracking sentences right after a sentence whose stated "
+    "arithmetic (a op b = c) is all correct: backtracks with no visible error to catch (sentences "
+    "without arithmetic are neither right nor wrong here)",
+    "right_steps": "sentences whose stated arithmetic is all correct and that another sentence "
+    "follows: backtracking_after_right_step / right_steps is P(backtrack | no error)",
     "any_backtracking": "generation has at least one backtracking sentence",
     "wait_hmm_fraction": "share of generated words that are 'wait' or 'hmm'",
     "wait_count": "occurrences of the word 'wait'",
@@ -47,6 +52,8 @@ class GenerationMetrics:
     coherent_backtracking_sentences: int
     ungrounded_backtracking_sentences: int
     repeated_backtracking_sentences: int
+    backtracking_after_right_step: int
+    right_steps: int
     any_backtracking: bool
     wait_hmm_fraction: float
     wait_count: int
@@ -92,6 +99,8 @@ def measure(
         coherent_backtracking_sentences=0 if degenerate else counts.coherent,
         ungrounded_backtracking_sentences=counts.ungrounded,
         repeated_backtracking_sentences=counts.repeated,
+        backtracking_after_right_step=counts.after_right,
+        right_steps=counts.right_steps,
         any_backtracking=counts.total > 0,
         wait_hmm_fraction=words.wait_hmm_fraction,
         wait_count=words.wait,
@@ -105,6 +114,20 @@ def measure(
         answered=stated_answer(text, thinking=thinking) is not None,
         answered_correctly=answered_correctly(text, answer, thinking=thinking),
     )
+
+
+def completed(metrics: dict[str, Any], text: str) -> dict[str, Any]:
+    """``metrics`` (a stored generation's) with the metrics added since it was written measured
+    from its ``text``: ``backtracking_after_right_step`` and ``right_steps``. The prompt's end is
+    not stored, so a sentence the prompt left open counts as the generation's first."""
+    if "right_steps" in metrics:
+        return metrics
+    counts = backtracking_counts(text.split(THINK_END, 1)[0])
+    return {
+        **metrics,
+        "backtracking_after_right_step": counts.after_right,
+        "right_steps": counts.right_steps,
+    }
 
 
 def recalibrated(metrics: dict[str, Any], threshold: float) -> dict[str, Any]:

@@ -111,6 +111,29 @@ def test_ungrounded_and_repeated_backtracks_are_not_coherent() -> None:
     assert m.ungrounded_backtracking_sentences == 1 and m.repeated_backtracking_sentences == 1
 
 
+def test_backtracks_after_a_correct_step_are_counted_apart() -> None:
+    """P(backtrack | no error): a backtrack after a step whose arithmetic holds has nothing to catch;
+    one after a wrong step has; sentences without arithmetic are neither."""
+    from experiments.steering.runs.metrics.backtracking import backtracking_counts
+    from experiments.steering.runs.metrics.record import completed
+
+    text = (
+        "So 3 + 4 = 7. Wait, 3 + 4 = 8. Then 6 × 7 = 41. Wait, 6 × 7 = 42, not 41. "
+        "The rule holds. Hmm, maybe not. Next 2 + 2 = 4. So the answer is 4."
+    )
+    counts = backtracking_counts(text)
+    # right steps followed by a sentence: "3 + 4 = 7", "6 × 7 = 42, not 41" (its correction
+    # states true arithmetic), "2 + 2 = 4"; a backtrack follows the first only
+    assert (counts.right_steps, counts.after_right) == (3, 1)
+    assert counts.total == 3
+    m = measure(text, list(range(40)), answer=None, perplexity=None, max_repetition=0.5)
+    assert (m.right_steps, m.backtracking_after_right_step) == (3, 1)
+    old = {k: v for k, v in m.to_json().items() if k not in ("right_steps",
+                                                             "backtracking_after_right_step")}  # fmt: skip
+    assert completed(old, text) == m.to_json()
+    assert completed(m.to_json(), "no arithmetic here") == m.to_json()
+
+
 def test_the_degenerate_filter_is_calibrated_on_the_unsteered_run() -> None:
     from experiments.steering.runs.config import SweepConfig
     from experiments.steering.runs.metrics.record import recalibrated
