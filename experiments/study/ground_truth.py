@@ -37,10 +37,8 @@ import numpy as np
 from sae_analysis.config import REFUSED_FILE
 
 if TYPE_CHECKING:
+    from experiments.study.answers import Answer
     from experiments.study.config import StudyConfig
-
-Answer = Any
-"""An :class:`experiments.study.findings.Answer` (not imported: findings imports this module)."""
 
 COS_MIN = 0.5
 BASE_CI = 0.05

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from experiments.report.ground_truth_section import ground_truth_section
-from experiments.study.findings import Answer, Effect
+from experiments.study.answers import Answer
+from experiments.study.effects import Effect
 from experiments.study.ground_truth import base_criterion, ground_truth_lines
 
 
