@@ -93,6 +93,29 @@ class VLLMEngine:
         live = _LIVE.get((str(Path(model)) if Path(model).is_dir() else model, dtype))
         return live if live is not None else cls(model, dtype=dtype, **kwargs)
 
+    @classmethod
+    @contextlib.contextmanager
+    def session(cls, model: str, *, dtype: str = "float32", **kwargs: Any) -> Iterator[VLLMEngine]:
+        """:meth:`open`, closing the engine on exit if this call created it (one that someone else
+        holds stays theirs). A command's steps use this: an idle engine left alive keeps its
+        engine-core process polling, a third of a core taken from the steps that follow."""
+        created = _LIVE.get((str(Path(model)) if Path(model).is_dir() else model, dtype)) is None
+        engine = cls.open(model, dtype=dtype, **kwargs)
+        try:
+            yield engine
+        finally:
+            if created:
+                engine.close()
+
+    def close(self) -> None:
+        """Shut the engine down now (its engine-core and worker processes exit); idempotent."""
+        for key, engine in list(_LIVE.items()):
+            if engine is self:
+                del _LIVE[key]
+        llm = self.__dict__.pop("llm", None)
+        if llm is not None:
+            llm.llm_engine.engine_core.shutdown()
+
     def __init__(
         self,
         model: str,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from activation_store.core.configs import add_config_arguments
+
+if TYPE_CHECKING:
+    from activation_store.models.config import ModelConfig
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +51,7 @@ def _traces(args: argparse.Namespace) -> int:
     from activation_store.core.configs import config_from_args
     from activation_store.core.errors import InputError
     from activation_store.models.config import ModelConfig
-    from activation_store.models.loader import known_specs, load_hf_model
+    from activation_store.models.loader import known_specs
     from activation_store.preflight import check_model_available, check_output_file
     from experiments.generation.config import GenerationConfig
     from experiments.prompts import load_prompts
@@ -89,34 +94,41 @@ def _traces(args: argparse.Namespace) -> int:
         f"{len(problems)} prompts ({selected.how}) from {covered} of "
         f"{len(selected.categories)} categories"
     )
-    vllm = None
-    hf_model: Any
-    tokenizer: Any
-    if trace_cfg.engine == "vllm":
-        from experiments.generation.vllm_engine import VLLMEngine
-
-        vllm = VLLMEngine.open(model_cfg.model, dtype=model_cfg.dtype)
-        hf_model, tokenizer = None, vllm.tokenizer
-    else:
-        hf_model, tokenizer = load_hf_model(model_cfg)
     model_id = (
         model_cfg.model
         if model_cfg.model in known_specs()
         else str(Path(model_cfg.model).expanduser().resolve())
     )
-    result = generate_traces(
-        hf_model,
-        tokenizer,
-        model_id,
-        problems,
-        args.out,
-        gen_cfg,
-        trace_cfg,
-        overwrite=args.overwrite,
-        vllm=vllm,
-    )
+    with _generator(model_cfg, trace_cfg.engine) as (hf_model, tokenizer, vllm):
+        result = generate_traces(
+            hf_model,
+            tokenizer,
+            model_id,
+            problems,
+            args.out,
+            gen_cfg,
+            trace_cfg,
+            overwrite=args.overwrite,
+            vllm=vllm,
+        )
     print(
         f"wrote {result.written} traces to {result.path} ({result.skipped} already there); "
         f"{result.new_tokens:,} new tokens at {result.tokens_per_s:,.0f} tok/s"
     )
     return 0
+
+
+@contextlib.contextmanager
+def _generator(model_cfg: ModelConfig, engine: str) -> Iterator[tuple[Any, Any, Any]]:
+    """(HF model, tokenizer, None) or (None, tokenizer, vLLM engine); a vLLM engine this command
+    started is shut down when the traces are written."""
+    if engine != "vllm":
+        from activation_store.models.loader import load_hf_model
+
+        hf_model, tokenizer = load_hf_model(model_cfg)
+        yield hf_model, tokenizer, None
+        return
+    from experiments.generation.vllm_engine import VLLMEngine
+
+    with VLLMEngine.session(model_cfg.model, dtype=model_cfg.dtype) as vllm:
+        yield None, vllm.tokenizer, vllm

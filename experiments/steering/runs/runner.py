@@ -140,8 +140,7 @@ def _run_model_vllm(
     from experiments.generation.vllm_engine import VLLMEngine
 
     slot.release()  # the HF copy (set-up, baselines) is not needed while vLLM holds the model
-    engine = VLLMEngine.open(spec, dtype=config.dtype)  # the caller's, if it holds one
-    try:
+    with VLLMEngine.session(spec, dtype=config.dtype) as engine:  # the caller's, if it holds one
         target = check_fit(
             list(directions.values()),
             config.hooks,
@@ -155,6 +154,3 @@ def _run_model_vllm(
         run_conditions_vllm(
             run, config, conditions, todo, prompt_ids, directions, target, engine, bar
         )
-    finally:
-        del engine
-        gc.collect()

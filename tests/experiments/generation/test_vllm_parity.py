@@ -245,3 +245,47 @@ def test_cpu_engine_reserves_a_bounded_kv_cache(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"KV {CPU_KV_CACHE_BYTES}" in done.stdout.splitlines()
+
+
+def test_a_session_shuts_down_the_engine_it_started(tmp_path: Path) -> None:
+    """``VLLMEngine.session`` closes an engine it created (its engine-core and worker processes
+    exit, so an in-process study's later steps get the cores back) and leaves one someone else
+    holds. In its own process, with vLLM's default engine-core process."""
+    import os
+    import subprocess
+    import sys
+
+    directory = _tiny_llama_64(tmp_path / "tiny64")
+    code = f"""
+import time
+import psutil
+from experiments.generation.vllm_engine import _LIVE, VLLMEngine
+
+def engines():  # vLLM's live processes (a zombie is one that exited; its parent reaps it later)
+    for _ in range(40):
+        alive = [c for c in psutil.Process().children(recursive=True)
+                 if c.name().startswith("VLLM::") and c.status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return 0
+        time.sleep(0.25)
+    return len(alive)
+
+if __name__ == "__main__":
+    held = VLLMEngine({str(directory)!r}, dtype="float32", max_model_len=256)
+    with VLLMEngine.session({str(directory)!r}, dtype="float32") as engine:
+        assert engine is held
+    print("HELD", engines() > 0, hasattr(held, "llm"))
+    held.close()
+    held.close()
+    print("CLOSED", engines(), len(_LIVE))
+    with VLLMEngine.session({str(directory)!r}, dtype="float32", max_model_len=256) as engine:
+        print("OPEN", engines() > 0)
+    print("AFTER", engines(), len(_LIVE))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "VLLM_ENABLE_V1_MULTIPROCESSING"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [line for line in done.stdout.splitlines() if line.split(" ")[0].isupper()]
+    assert lines == ["HELD True True", "CLOSED 0 0", "OPEN True", "AFTER 0 0"], done.stdout
