@@ -23,6 +23,8 @@ import contextlib
 import logging
 import math
 import os
+import shutil
+import tempfile
 import weakref
 from collections.abc import Iterator, Sequence
 from functools import partial
@@ -64,11 +66,21 @@ def model_directory(model: str, dtype: str = "float32") -> Path:
     out = Path(cache_root()) / "vllm" / model.replace("/", "_")
     if not (out / "config.json").is_file():
         hf_model, tokenizer = load_hf_model(ModelConfig(model=model, dtype="float32"))
-        tmp = out.with_name(out.name + ".tmp")
-        hf_model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, out)
-        logger.info("saved %s for vLLM in %s", model, out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        # a directory of this process's own: two processes (study run --jobs 2) may save the same
+        # spec at once; the first to finish wins and the other's copy is dropped
+        tmp = Path(tempfile.mkdtemp(prefix=out.name + ".", suffix=".tmp", dir=out.parent))
+        try:
+            hf_model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            try:
+                os.replace(tmp, out)
+                logger.info("saved %s for vLLM in %s", model, out)
+            except OSError:
+                if not (out / "config.json").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
