@@ -96,13 +96,17 @@ _LIVE: weakref.WeakValueDictionary[tuple[str, str], VLLMEngine] = weakref.WeakVa
 vLLM instances in one process share global state."""
 
 
+def _live_key(model: str, dtype: str) -> tuple[str, str]:
+    return (str(Path(model)) if Path(model).is_dir() else model, dtype)
+
+
 class VLLMEngine:
     """One vLLM ``LLM`` for a model; see the module docstring."""
 
     @classmethod
     def open(cls, model: str, *, dtype: str = "float32", **kwargs: Any) -> VLLMEngine:
         """An engine of ``model`` already alive in this process (someone holds it), or a new one."""
-        live = _LIVE.get((str(Path(model)) if Path(model).is_dir() else model, dtype))
+        live = _LIVE.get(_live_key(model, dtype))
         return live if live is not None else cls(model, dtype=dtype, **kwargs)
 
     @classmethod
@@ -111,7 +115,7 @@ class VLLMEngine:
         """:meth:`open`, closing the engine on exit if this call created it (one that someone else
         holds stays theirs). A command's steps use this: an idle engine left alive keeps its
         engine-core process polling, a third of a core taken from the steps that follow."""
-        created = _LIVE.get((str(Path(model)) if Path(model).is_dir() else model, dtype)) is None
+        created = _LIVE.get(_live_key(model, dtype)) is None
         engine = cls.open(model, dtype=dtype, **kwargs)
         try:
             yield engine
@@ -171,7 +175,7 @@ class VLLMEngine:
                 kwargs.setdefault("kv_cache_memory_bytes", CPU_KV_CACHE_BYTES)
         self._steering = False
         self.llm = LLM(**kwargs)
-        _LIVE[(str(Path(model)) if Path(model).is_dir() else model, dtype)] = self
+        _LIVE[_live_key(model, dtype)] = self
         config = self.llm.llm_engine.model_config.hf_config
         self.n_layers = int(config.num_hidden_layers)
         self.d_model = int(config.hidden_size)
