@@ -28,7 +28,7 @@ import numpy as np
 from activation_store.core.stats import PromptValues, difference, mean_over
 from experiments.steering.runs.plan import cell_id
 from experiments.study.config import StudyConfig
-from experiments.study.effects import Effect, fmt, pooled, run_values_at
+from experiments.study.effects import Effect, fmt, pooled, run_values_of
 from experiments.study.stages import ablation_names, sweep_direction_names
 
 ACCURACY = "answered_correctly"
@@ -133,7 +133,7 @@ def _metrics(path: Path) -> dict[str, dict[str, PromptValues]] | None:
     """metric → cell → prompt → value for the answer metrics of one run (None: not recorded)."""
     if not (path / "plan.json").is_file():
         return None
-    values = {m: run_values_at(path, m) for m in (ACCURACY, ANSWERED)}
+    values = run_values_of(path, (ACCURACY, ANSWERED))
     return values if values[ANSWERED] else None
 
 

@@ -56,6 +56,11 @@ class Effect(PairedComparison):
 
 def run_values_at(path: Path, metric: str) -> dict[str, PromptValues]:
     """cell → prompt → value of ``metric`` in one steering or ablation run directory."""
+    return run_values_of(path, (metric,))[metric]
+
+
+def run_values_of(path: Path, metrics: Sequence[str]) -> dict[str, dict[str, PromptValues]]:
+    """metric → cell → prompt → value for each of ``metrics``, reading the run once."""
     if not (path / "plan.json").is_file():
         raise InputError(
             f"{str(path)!r} is not a finished steering run (no plan.json); run the study first"
@@ -63,7 +68,8 @@ def run_values_at(path: Path, metric: str) -> dict[str, PromptValues]:
     run = RunDir(path)
     saved = run.read_json("config.json")
     config = config_from_dict(CONFIG_KINDS[saved["kind"]], saved["config"], where=str(path))
-    return dict(run_values(run, config).get(metric, {}))
+    values = run_values(run, config)
+    return {m: dict(values.get(m, {})) for m in metrics}
 
 
 def pooled(label: str, per_seed: dict[int, PromptValues]) -> Effect:

@@ -25,7 +25,7 @@ from experiments.study.effects import (
     percentile_note,
     pooled,
     power_note,
-    run_values_at,
+    run_values_of,
     unchanged_verdict,
     verdict,
     versus_baselines,
@@ -47,8 +47,8 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
     no_error: dict[int, PromptValues] = {}
     no_error_rates: dict[str, list[float]] = {"unsteered": [0.0, 0.0], "steered": [0.0, 0.0]}
     for seed in config.seeds:
-        sweep = study / f"seed{seed}" / f"sweep-s{seed}"
-        v = run_values_at(sweep, metric)
+        values = run_values_of(study / f"seed{seed}" / f"sweep-s{seed}", (metric, *NO_ERROR))
+        v = values[metric]
         names = sweep_direction_names(config, seed)
         randoms = [n for k, n in names.items() if k.startswith("random")]
         tokens = {k: n for k, n in names.items() if k.startswith(("embed-", "unembed-"))}
@@ -70,7 +70,7 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
         )
         _add_curves(curves, v, config, names, randoms, seed)
         no_error[seed] = _no_error_difference(
-            sweep,
+            values,
             cell_id("reasoner", "add", names["base_dom"], alpha),
             cell_id("reasoner", "none", "unsteered"),
             no_error_rates,
@@ -148,13 +148,20 @@ def steering_answers(config: StudyConfig, study: Path) -> tuple[Answer, Answer, 
     return q1, q2, curves
 
 
+NO_ERROR = ("backtracking_after_right_step", "right_steps")
+"""The free-generation metrics of P(backtrack | no error): backtracks after a correct step, and
+correct steps."""
+
+
 def _no_error_difference(
-    sweep: Path, steered: str, unsteered: str, rates: dict[str, list[float]]
+    values: dict[str, dict[str, PromptValues]],
+    steered: str,
+    unsteered: str,
+    rates: dict[str, list[float]],
 ) -> PromptValues:
-    """Per prompt, steered − unsteered backtracks right after a correct step; adds each cell's
-    (backtracks, right steps) totals to ``rates``."""
-    after = run_values_at(sweep, "backtracking_after_right_step")
-    steps = run_values_at(sweep, "right_steps")
+    """Per prompt, steered − unsteered backtracks right after a correct step (from a sweep's
+    ``values``); adds each cell's (backtracks, right steps) totals to ``rates``."""
+    after, steps = (values[m] for m in NO_ERROR)
     for key, cell in (("steered", steered), ("unsteered", unsteered)):
         rates[key][0] += sum(after.get(cell, {}).values())
         rates[key][1] += sum(steps.get(cell, {}).values())

@@ -8,7 +8,7 @@ from typing import Any
 
 from experiments.generation.answers import THINK_END, opens_thinking, stated_answer
 from experiments.steering.runs.metrics.answers import answer_correct, answered_correctly
-from experiments.steering.runs.metrics.backtracking import backtracking_counts
+from experiments.steering.runs.metrics.backtracking import BacktrackingCounts, backtracking_counts
 from experiments.steering.runs.metrics.text import repetition_rate, word_counts
 
 METRIC_MEANINGS: dict[str, str] = {
@@ -99,8 +99,7 @@ def measure(
         coherent_backtracking_sentences=0 if degenerate else counts.coherent,
         ungrounded_backtracking_sentences=counts.ungrounded,
         repeated_backtracking_sentences=counts.repeated,
-        backtracking_after_right_step=counts.after_right,
-        right_steps=counts.right_steps,
+        **_no_error_counts(counts),
         any_backtracking=counts.total > 0,
         wait_hmm_fraction=words.wait_hmm_fraction,
         wait_count=words.wait,
@@ -122,12 +121,12 @@ def completed(metrics: dict[str, Any], text: str) -> dict[str, Any]:
     not stored, so a sentence the prompt left open counts as the generation's first."""
     if "right_steps" in metrics:
         return metrics
-    counts = backtracking_counts(text.split(THINK_END, 1)[0])
-    return {
-        **metrics,
-        "backtracking_after_right_step": counts.after_right,
-        "right_steps": counts.right_steps,
-    }
+    return {**metrics, **_no_error_counts(backtracking_counts(text.split(THINK_END, 1)[0]))}
+
+
+def _no_error_counts(counts: BacktrackingCounts) -> dict[str, int]:
+    """The metrics of P(backtrack | no error), by name."""
+    return {"backtracking_after_right_step": counts.after_right, "right_steps": counts.right_steps}
 
 
 def recalibrated(metrics: dict[str, Any], threshold: float) -> dict[str, Any]:
