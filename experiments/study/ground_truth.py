@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from activation_store.events import parse_offsets
 from sae_analysis.config import REFUSED_FILE
 
 if TYPE_CHECKING:
@@ -318,9 +319,10 @@ def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> 
     )
 
 
-def probe_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
-    lo, _, hi = config.window.partition(":")
-    window = set(range(int(lo), int(hi) + 1))
+def probe_criterion(
+    config: StudyConfig, study: Path, us: dict[str, np.ndarray] | None = None
+) -> dict[str, Any]:
+    window = set(parse_offsets(config.window))
     aurocs, tokens = [], []
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
@@ -333,14 +335,54 @@ def probe_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
                 aurocs.append(r["auroc"])
                 tokens.append(r["token_auroc"])
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
+    figure = {"auroc": auroc, "token_auroc": token}
+    known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
+    for label in us or {} if known else {}:
+        figure[f"ceiling_{label}"] = float(np.mean([p[label] for p in known]))
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
-        "AUROC, and the token-identity baseline's",
-        {"auroc": auroc, "token_auroc": token},
+        "AUROC, and the token-identity baseline's (ceiling_u: the planted direction's own AUROC "
+        "on the probes' rows, when the stores are there)",
+        figure,
         f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
         bool(auroc >= PROBE_MIN and token <= TOKEN_MAX),
     )
+
+
+def _planted_auroc(
+    config: StudyConfig, study: Path, seed: int, us: dict[str, np.ndarray]
+) -> dict[str, float] | None:
+    """What reading the planted direction perfectly would reach on the probes' own problem: the
+    AUROC of ``u·x`` for the probe step's positives against its negatives (every split, mean over
+    the window's offsets), from the seed's store; None when the store is gone (committed results).
+
+    A probe cannot beat this ceiling by reading ``u``: a low figure says the planted concept does
+    not separate the classes at the window, so a failing c6 is the control's, not the probe's.
+    """
+    store_path = study / f"seed{seed}" / "store.h5"
+    if not us or not store_path.is_file():
+        return None
+    from activation_store.reader import ActivationStore
+    from experiments.study.stages import probe_config
+    from probes.metrics import ranking_metrics
+    from probes.probe_data import build_probe_data
+
+    cfg = probe_config(config, seed)
+    offsets = [o for o, d in enumerate(cfg.offsets) if d in parse_offsets(config.window)]
+    with ActivationStore(store_path) as store:
+        data = build_probe_data(store, cfg)
+        x = store.read(cfg.models[0], config.steer_hook, data.rows).astype(np.float64)
+    out = {}
+    for label, u in us.items():
+        s = x @ u
+        aucs = []
+        for o in offsets:
+            sel = data.positive[o] | data.negative[o]
+            auc, _ = ranking_metrics(s[sel], data.positive[o][sel], np.ones((1, int(sel.sum()))))
+            aucs.append(float(auc[0]))
+        out[label] = float(np.mean(aucs))
+    return out
 
 
 def ground_truth(
@@ -380,7 +422,7 @@ def ground_truth(
         criteria += [ablation_criterion(config, study, m) for m in config.ablation_modes]
         if latents and config.sae is not None:
             criteria.append(sae_criterion(config, study, latents))
-        criteria.append(probe_criterion(config, study))
+        criteria.append(probe_criterion(config, study, us))
         if variant == "joint":
             q4 = answers["q4"]
             e = q4.effects[0]

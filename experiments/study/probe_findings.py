@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from activation_store.core.errors import InputError
+from activation_store.events import parse_offsets
 from experiments.study.answers import QUESTIONS, Answer
 from experiments.study.config import StudyConfig
 from experiments.study.effects import (
@@ -23,8 +24,7 @@ from experiments.study.effects import (
 
 def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, Any]]:
     """Q3: probe AUROC − token-identity AUROC over the window's offsets, reasoner, steer layer."""
-    lo, _, hi = config.window.partition(":")
-    window = set(range(int(lo), int(hi) + 1))
+    window = set(parse_offsets(config.window))
     per_offset: dict[int, list[dict[str, float]]] = {}
     base_by_offset: dict[int, list[float]] = {}
     for seed in config.seeds:

@@ -158,7 +158,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
             "probes for upcoming backtracking per layer and offset",
             ("probe",),
             (store, "--out", f"{d}/probes"),
-            (_probe_config(config, seed),),
+            (probe_config(config, seed),),
         ),
     ]
     if config.sae is not None:
@@ -305,7 +305,8 @@ def _direction_config(config: StudyConfig, seed: int) -> DirectionConfig:
     )
 
 
-def _probe_config(config: StudyConfig, seed: int) -> ProbeConfig:
+def probe_config(config: StudyConfig, seed: int) -> ProbeConfig:
+    """The probe step's config for ``seed`` (also what the ground truth re-reads its rows with)."""
     return ProbeConfig(
         models=config.probe_models,
         layers=tuple(str(layer) for layer in config.layers),
