@@ -87,20 +87,31 @@ def run_sae_stage(
     results: dict[str, dict[str, object]] = {}
     with ActivationStore(store_path) as store:
         train_rows, eval_rows, eval_seqs = split_rows(store, config, ignored)
-        eval_ids = [
-            store.tokens.sequence(s).tolist() for s in eval_seqs[: config.sae_eval_sequences]
-        ]
+        n_traces = len(traces)  # the store holds the traces first, then the general text
+        eval_ids = {
+            kind: [store.tokens.sequence(s).tolist() for s in seqs[: config.sae_eval_sequences]]
+            for kind, seqs in (
+                ("traces", [s for s in eval_seqs if s < n_traces]),
+                ("general", [s for s in eval_seqs if s >= n_traces]),
+            )
+        }
         for layer in config.sae_layers:
             directory = out / "sae" / sae_name(config, layer)
             if not (directory / "metrics.json").is_file():
-                metadata = {"model_name": config.sae_model, "context_size": config.sae_context,
-                            "prepend_bos": False, "dataset_path": "organism traces + general text"}  # fmt: skip
-                sae = train_sae(store, STORE_MODEL, layer, train_rows, config, metadata)
-                save_sae(sae, directory)
+                if not (directory / "cfg.json").is_file():  # else trained already: evaluate it
+                    metadata = {"model_name": config.sae_model, "context_size": config.sae_context,
+                                "prepend_bos": False, "dataset_path": "organism traces + general text"}  # fmt: skip
+                    sae = train_sae(store, STORE_MODEL, layer, train_rows, config, metadata)
+                    save_sae(sae, directory)
                 sae = SAE.load_from_disk(directory)  # evaluate what ships (fp16 weights)
                 recon = reconstruction_metrics(sae, store, STORE_MODEL, hook_of(layer), eval_rows)
-                spliced = spliced_metrics(sae, hooked.model, eval_ids, hook_of(layer), ignored)
-                metrics = metrics_record(hook_of(layer), sae, recon, spliced, len(train_rows))
+                spliced = {
+                    kind: spliced_metrics(sae, hooked.model, ids, hook_of(layer), ignored)
+                    for kind, ids in eval_ids.items()
+                    if ids
+                }
+                metrics = metrics_record(hook_of(layer), sae, recon, spliced["traces"],
+                                         len(train_rows), spliced.get("general"))  # fmt: skip
                 record = {
                     "metrics": dataclasses.asdict(metrics),
                     "config": dataclasses.asdict(config),

@@ -45,6 +45,7 @@ class SaeMetrics:
     dead_fraction: float
     """Share of latents that never fire on the held-out tokens."""
     ce_loss_clean: float
+    """CE loss on held-out reasoning traces (the ``ce_*`` and ``kl_*`` fields without a suffix)."""
     ce_loss_with_sae: float
     ce_loss_zero_ablation: float
     ce_loss_increase: float
@@ -55,6 +56,14 @@ class SaeMetrics:
     """Mean KL(clean ‖ spliced) per token."""
     n_train_rows: int
     n_eval_rows: int
+    ce_loss_clean_general: float | None = None
+    """The same figures on held-out general text (``_general``); None for SAEs evaluated before
+    they were measured there."""
+    ce_loss_with_sae_general: float | None = None
+    ce_loss_zero_ablation_general: float | None = None
+    ce_loss_increase_general: float | None = None
+    ce_recovered_general: float | None = None
+    kl_with_sae_general: float | None = None
 
 
 def hook_of(layer: int) -> str:
@@ -196,13 +205,18 @@ def resample_dead(
 
 
 def save_sae(sae: SAE[Any], directory: Path) -> Path:
-    """sae_lens inference format with fp16 weights (``cfg.json`` keeps dtype float32)."""
+    """sae_lens inference format with fp16 weights (``cfg.json`` keeps dtype float32).
+
+    sae_lens writes the weights before ``cfg.json``, so a directory with ``cfg.json`` holds a
+    whole trained SAE: the SAE stage then evaluates it without training again."""
     from safetensors.torch import load_file, save_file
 
     sae.save_inference_model(directory)
     weights = directory / "sae_weights.safetensors"
     half = {k: v.to(torch.float16).contiguous() for k, v in load_file(weights).items()}
-    save_file(half, str(weights))
+    partial = weights.with_suffix(".partial")
+    save_file(half, str(partial))
+    partial.replace(weights)  # atomic: a crash leaves the fp32 file, never a torn one
     return directory
 
 
@@ -262,10 +276,17 @@ def spliced_metrics(
 
 
 def metrics_record(
-    hook: str, sae: SAE[Any], recon: dict[str, float], spliced: dict[str, float], n_train: int
+    hook: str,
+    sae: SAE[Any],
+    recon: dict[str, float],
+    spliced: dict[str, float],
+    n_train: int,
+    general: dict[str, float] | None = None,
 ) -> SaeMetrics:
+    """``spliced``: on held-out traces; ``general``: the same on held-out general text."""
+    extra = {f"{k}_general": v for k, v in (general or {}).items()}
     return SaeMetrics(hook=hook, d_sae=int(sae.cfg.d_sae), n_train_rows=n_train,
-                      n_eval_rows=int(recon.pop("n_eval_rows")), **recon, **spliced)  # fmt: skip
+                      n_eval_rows=int(recon.pop("n_eval_rows")), **recon, **spliced, **extra)  # fmt: skip
 
 
 def config_dict(config: SaeConfig) -> dict[str, Any]:

@@ -108,9 +108,16 @@ def test_sae_stage_trains_saves_and_resumes(traces, tmp_path: Path) -> None:  # 
         sae.cfg.metadata.hook_name == "blocks.1.hook_resid_post"
         and sae.W_dec.dtype == torch.float32
     )
+    assert math.isfinite(metrics["ce_recovered_general"])  # measured on general text too
+    assert metrics["ce_loss_clean_general"] != metrics["ce_loss_clean"]
     stamp = (directory / "metrics.json").stat().st_mtime_ns
     run_sae_stage(tmp_path, traces, config, ship=False)
     assert (directory / "metrics.json").stat().st_mtime_ns == stamp  # resumed: nothing retrained
+    weights = (directory / "sae_weights.safetensors").stat().st_mtime_ns
+    (directory / "metrics.json").unlink()
+    again = run_sae_stage(tmp_path, traces, config, ship=False)[sae_name(config, 1)]["metrics"]
+    assert (directory / "sae_weights.safetensors").stat().st_mtime_ns == weights  # evaluated only
+    assert again == metrics
 
 
 def test_cli_builds_traces_and_refuses_a_changed_recipe(
