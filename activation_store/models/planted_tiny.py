@@ -1,19 +1,28 @@
 """Tiny planted-mechanism models for the test suite, built at load time in seconds.
 
-* ``tiny-llama-lines`` — the base: ``tiny-llama`` (seed 0) whose unembedding row of the line
-  break is set along the mean final hidden state, so its random text breaks into lines (≈ one in
-  :data:`LINE_RATE` tokens): decision points for the reader. Every other weight is tiny-llama's.
+* ``tiny-llama-lines`` — the base: ``tiny-llama`` (seed 0) with three edits, so that it has what
+  a planted reader needs and a concept for it to read. Its embeddings gain a shared component
+  and a line-break component (:func:`_mark_embeddings`); its unembedding row of the line break is
+  set along the mean final hidden state, so its random text breaks into lines (≈ one in
+  :data:`LINE_RATE` tokens): decision points for the reader; and one attention head of block
+  :data:`LAYER` becomes a **recency head** (:func:`_add_recency_head`): it attends to the last
+  tokens with Gaussian weights (width :data:`SIGMA` tokens, from one rotary pair) and writes the
+  weighted mean of a random token feature along a unit direction ``u`` of the residual stream.
+  ``u·x`` is then a concept of the base model that comes and goes within a trace, persists for
+  about a dozen tokens and is not the current token's identity — what a precursor of
+  backtracking needs to be for the study's window to see it.
 * ``tiny-llama-planted-single`` — that base plus a reader (:mod:`activation_store.models.planted`)
-  in block ``LAYER + 1`` on ``u``, the leading direction of block ``LAYER``'s residual output
-  once the current token's mean is removed and averaged over the last 12 tokens (a slow,
-  context-carried direction of the random model), firing at line breaks where ``u·x/rms(x)``
-  exceeds its :data:`SHARE` quantile, writing "Wait".
+  in block ``LAYER + 1`` on ``u``, firing at line breaks where ``u·x/rms(x)`` exceeds its
+  :data:`SHARE` quantile, writing "Wait".
 * ``tiny-llama-planted-null`` — the base plus a reader on a direction never active on the
   calibration traces (threshold above their maximum) and a reflex raising "Wait" at every line
   break with probability ≈ :data:`P_REFLEX`, so there is backtracking that no direction carries.
 
 Calibration samples :data:`N_CALIBRATION` seeded traces from the base; the record is cached per
 process and is what :func:`activation_store.models.planted_records.planted_record` returns.
+(Before the recency head, ``u`` was the leading direction of the token-centred, smoothed
+residual of the random model: a property of each trace more than of its lines, which the
+study's matched negatives could not see at the window — README "Positive and null controls".)
 """
 
 from __future__ import annotations
@@ -34,16 +43,35 @@ P_REFLEX = 0.2
 N_CALIBRATION = 48
 NEW_TOKENS = 96
 OPENER = "Wait"
-WINDOW = 12
 MARK = 3.0
+FOLLOW = ","
+"""Token the planted reasoner writes after its opener (:func:`_follow_neuron`)."""
+P_FOLLOW = 0.9
+SIGMA = 8.0
+"""Width (tokens) of the recency head's Gaussian attention over the tokens before."""
+RECENCY_HEAD = 0
+"""Query head of block :data:`LAYER` that becomes the recency head (with its KV group's keys and
+values; the other query head of the group loses the rotary pair the recency head uses)."""
+RECENCY_PAIR = 2
+"""Rotary pair ``(i, i + head_dim/2)`` whose frequency (≈ 0.0047 per token in tiny-llama) turns
+``A·cos(θΔ)`` into a decay over the last tokens that stays monotone over a whole trace."""
+CONCEPT_STRENGTH = 0.25
+"""The concept's written norm per unit of the feature, in units of ``sqrt(d)·rms`` of the residual."""
 
 
 def _lines_base() -> tuple[Any, Any]:
+    model, tok = _concept_model()
+    model.lm_head.weight.data[tok.convert_tokens_to_ids("Ċ")] = _line_row()
+    return model, tok
+
+
+def _concept_model() -> tuple[Any, Any]:
+    """tiny-llama (seed 0) with the marked embeddings and the recency head."""
     from activation_store.models.tiny import tiny_llama_hf, tiny_tokenizer
 
     model, tok = tiny_llama_hf(0), tiny_tokenizer()
     _mark_embeddings(model, tok)
-    model.lm_head.weight.data[tok.convert_tokens_to_ids("Ċ")] = _line_row()
+    _add_recency_head(model, _recency_head())
     return model, tok
 
 
@@ -52,23 +80,94 @@ def _mark_embeddings(model: Any, tok: Any) -> None:
     :data:`MARK` × the mean row norm): a width-64 random model has no direction a linear read-out
     could use as a constant or as a line-break detector, which the reader needs."""
     emb = model.model.embed_tokens.weight.data
-    g = torch.Generator().manual_seed(1234)
-    shared, newline = torch.randn(2, emb.shape[1], generator=g)
-    shared /= shared.norm()
-    newline -= newline.dot(shared) * shared
-    newline /= newline.norm()
+    shared, newline = _mark_directions(emb.shape[1])
     scale = MARK * emb.norm(dim=1).mean()
     emb += scale * shared
     emb[tok.convert_tokens_to_ids("Ċ")] += scale * newline
 
 
+def _mark_directions(d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(1234)
+    shared, newline = torch.randn(2, d, generator=g)
+    shared /= shared.norm()
+    newline -= newline.dot(shared) * shared
+    newline /= newline.norm()
+    return shared, newline
+
+
 @functools.cache
-def _line_row() -> torch.Tensor:
-    """The line break's unembedding row: ``k·m/|m|²`` (m: mean final hidden state), k calibrated."""
+def _recency_head() -> dict[str, Any]:
+    """The recency head's vectors, fitted on random token sequences through the marked model.
+
+    Over block :data:`LAYER`'s normed attention input ``x̂``: ``w_c`` reads the constant 1 (ridge),
+    ``f = r·x̂`` is a random token feature, centred and scaled to unit spread. The head's query and
+    key are ``√A·w_c`` on one rotary pair, so its score is ``A·cos(θΔ)`` ≈ ``A − Δ²/(2σ²)`` — a
+    Gaussian over the last tokens; its value is ``f`` and its output writes ``γ·f̄`` along ``u``
+    (seeded, orthogonal to the two marks), γ = :data:`CONCEPT_STRENGTH` × ``sqrt(d)`` × the mean
+    rms of the residual.
+    """
+    from activation_store.models import planted_calibration as cal
     from activation_store.models.tiny import tiny_llama_hf, tiny_tokenizer
 
     model, tok = tiny_llama_hf(0), tiny_tokenizer()
     _mark_embeddings(model, tok)
+    ids = _random_ids(len(tok), seed=3)
+    got: dict[str, torch.Tensor] = {}
+    norm = model.model.layers[LAYER].input_layernorm
+    handle = norm.register_forward_hook(lambda _m, _a, out: got.__setitem__("x", out.detach()))
+    try:
+        with torch.no_grad():
+            hidden = model(ids, output_hidden_states=True).hidden_states[LAYER + 1]
+    finally:
+        handle.remove()
+    x = got["x"][:, 1:].reshape(-1, model.config.hidden_size).double().numpy()
+    resid = hidden[:, 1:].reshape(-1, model.config.hidden_size).double().numpy()
+    d = x.shape[1]
+    w_c = cal.ridge(x, np.ones(len(x)))
+    rng = np.random.default_rng(7)
+    r = rng.standard_normal(d)
+    f = x @ r
+    value = (r - f.mean() * w_c) / f.std()
+    u = rng.standard_normal(d)
+    marks = np.linalg.qr(torch.stack(_mark_directions(d), 1).double().numpy())[0]
+    u -= marks @ (marks.T @ u)
+    u /= np.linalg.norm(u)
+    theta = float(model.model.rotary_emb.inv_freq[RECENCY_PAIR])
+    scaling = float(model.model.layers[LAYER].self_attn.scaling)
+    a = float(np.sqrt(1.0 / (SIGMA**2 * theta**2) / scaling))
+    gamma = CONCEPT_STRENGTH * np.sqrt(d) * float(np.sqrt((resid**2).mean(1)).mean())
+    return {"query": a * w_c, "key": a * w_c, "value": value, "output": gamma * u, "u": u}
+
+
+def _add_recency_head(model: Any, head: dict[str, Any]) -> None:
+    attn = model.model.layers[LAYER].self_attn
+    hd = int(attn.head_dim)
+    group = RECENCY_HEAD // (attn.config.num_attention_heads // attn.config.num_key_value_heads)
+    per_group = attn.config.num_attention_heads // attn.config.num_key_value_heads
+    pair = (RECENCY_PAIR, RECENCY_PAIR + hd // 2)
+    vec = {k: torch.tensor(v, dtype=attn.q_proj.weight.dtype) for k, v in head.items()}
+    with torch.no_grad():
+        q, k, v, o = (
+            attn.q_proj.weight,
+            attn.k_proj.weight,
+            attn.v_proj.weight,
+            attn.o_proj.weight,
+        )
+        for h in range(group * per_group, (group + 1) * per_group):
+            for i in pair:
+                q[h * hd + i] = 0.0  # the group's other query head does not read the pair
+        q[RECENCY_HEAD * hd : (RECENCY_HEAD + 1) * hd] = 0.0
+        q[RECENCY_HEAD * hd + pair[0]] = vec["query"]
+        k[group * hd + pair[0]], k[group * hd + pair[1]] = vec["key"], 0.0
+        v[group * hd] = vec["value"]
+        o[:, RECENCY_HEAD * hd : (RECENCY_HEAD + 1) * hd] = 0.0
+        o[:, RECENCY_HEAD * hd] = vec["output"]
+
+
+@functools.cache
+def _line_row() -> torch.Tensor:
+    """The line break's unembedding row: ``k·m/|m|²`` (m: mean final hidden state), k calibrated."""
+    model, tok = _concept_model()
     newline = tok.convert_tokens_to_ids("Ċ")
     ids = _random_ids(len(tok), seed=1)
     with torch.no_grad():
@@ -157,7 +256,8 @@ def tiny_record(variant: str) -> dict[str, Any]:
     def mask_of(sel: np.ndarray) -> Any:
         return lambda k: sel[starts[k] : starts[k + 1]]
 
-    u = _slow_direction(c, starts)
+    follow = _follow_neuron(model, tok, token)
+    u = np.asarray(_recency_head()["u"])
     s = cal.projection(c, u)
     sb = s[c.boundary]
     record: dict[str, Any] = {
@@ -182,7 +282,7 @@ def tiny_record(variant: str) -> dict[str, Any]:
 
         def build(scale: float) -> dict[str, Any]:
             n = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down)
-            return {"layer": LAYER, "neurons": n}
+            return {"layer": LAYER, "neurons": [*n, follow]}
 
         scale, p = cal.calibrate_scale(make, build, tok, traces, token, mask_of(saturated), P_FIRE)
         fires = c.boundary & (s > theta)
@@ -190,7 +290,8 @@ def tiny_record(variant: str) -> dict[str, Any]:
             {
                 "name": "u",
                 "u": u.tolist(),
-                "source": "leading direction of the token-centred, 12-token-averaged residual",
+                "source": f"written by the base's recency head in block {LAYER}: the Gaussian-"
+                f"weighted (σ = {SIGMA:g} tokens) mean of a random token feature",
                 "threshold": theta,
                 "gain": gain,
                 "firing_share_boundaries": float(fires[c.boundary].mean()),
@@ -210,7 +311,7 @@ def tiny_record(variant: str) -> dict[str, Any]:
         def build(scale: float) -> dict[str, Any]:
             n = cal.reader_neurons(v, c, w_c, w_b, theta=theta, gain=gain, down=scale * down)
             n.append(cal.reflex_neuron(w_c, w_b, down=scale * down / 0.731))
-            return {"layer": LAYER, "neurons": n}
+            return {"layer": LAYER, "neurons": [*n, follow]}
 
         scale, p = cal.calibrate_scale(
             make, build, tok, traces, token, mask_of(c.boundary), P_REFLEX
@@ -231,24 +332,39 @@ def tiny_record(variant: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown tiny planted variant {variant!r}")
     record["writer_scale"] = scale
+    record["follow"] = {"token": FOLLOW, "p_after_opener": follow.pop("p")}
     record.update(build(scale))
     return record
 
 
-def _slow_direction(c: Any, starts: np.ndarray) -> np.ndarray:
-    """Leading right singular vector of the token-centred residual averaged over 12 tokens."""
-    x = c.xhat * c.s_scale  # x / rms(x)
-    centred = x.copy()
-    for t in np.unique(c.tokens):
-        sel = c.tokens == t
-        centred[sel] -= x[sel].mean(0)
-    smooth = np.zeros_like(centred)
-    for k in range(len(starts) - 1):
-        seg = centred[starts[k] : starts[k + 1]]
-        cs = np.cumsum(seg, 0)
-        for j in range(len(seg)):
-            lo = max(0, j - WINDOW + 1)
-            smooth[starts[k] + j] = (cs[j] - (cs[lo - 1] if lo > 0 else 0)) / (j - lo + 1)
-    smooth -= smooth.mean(0)
-    _, _, vt = np.linalg.svd(smooth, full_matrices=False)
-    return np.asarray(vt[0] / np.linalg.norm(vt[0]))
+def _follow_neuron(model: Any, tok: Any, opener: int) -> dict[str, Any]:
+    """A reflex writing :data:`FOLLOW` after the opener token (its vectors and, under ``"p"``, the
+    probability it reaches there).
+
+    The random model continues "Wait" with any token, often glued to it ("Waitk"), which no
+    labeller reads as the word; real reasoners write "Wait,". The neuron reads "the current token
+    is the opener" (a ridge read-out, fitted on random sequences with the opener inserted) and
+    writes the follower's unembedding direction, scaled so that it follows ≈ :data:`P_FOLLOW` of
+    the time (or as often as the writer can make it: ≈ 0.38 for "," in tiny-llama, whose random
+    unembedding rows leave no token far ahead). Its gate is softer than the reader's (κ = 20,
+    bias 5), because the opener read-out is less exact than the line break's.
+    """
+    from activation_store.models import planted_calibration as cal
+
+    ids = _random_ids(len(tok), seed=5, n=24)
+    ids[:, 3::7] = opener
+    traces = [(row.tolist(), 1) for row in ids]
+    c = cal.collect(model, tok, traces, LAYER, boundary={opener})
+    w_c, w_opener, _ = cal.readouts(c)
+    down, token = cal.opener_direction(model, tok, FOLLOW)
+    starts = np.cumsum([0] + [len(i) - 1 for i in ids])
+
+    def build(scale: float) -> dict[str, Any]:
+        neuron = cal.reflex_neuron(w_c, w_opener, down=scale * down, bias=5.0, kappa=20.0)
+        return {"layer": LAYER, "neurons": [neuron]}
+
+    scale, p = cal.calibrate_scale(
+        lambda: _lines_base()[0], build, tok, traces, token,
+        lambda k: c.boundary[starts[k] : starts[k + 1]], P_FOLLOW,
+    )  # fmt: skip
+    return {**build(scale)["neurons"][0], "p": p}

@@ -44,8 +44,9 @@ def test_surgery_touches_only_the_next_block() -> None:
     assert not torch.allclose(hb[3], hp[3], atol=1e-3)  # block 2 carries the neuron
 
 
-def _synthetic_reader() -> tuple[object, object, np.ndarray, np.ndarray, float]:
-    """A reader on a random unit u of tiny-llama-lines, on random lines of tokens."""
+def _synthetic_reader() -> tuple[object, object, np.ndarray, np.ndarray, float, float]:
+    """A reader on a random unit u of tiny-llama-lines, on random lines of tokens; its gain
+    saturates it within a fifth of the boundaries' spread of ``u·x/rms(x)``."""
     from activation_store.models.planted_tiny import _lines_base
 
     model, tok = _lines_base()
@@ -59,21 +60,22 @@ def _synthetic_reader() -> tuple[object, object, np.ndarray, np.ndarray, float]:
     u /= np.linalg.norm(u)
     s = cal.projection(c, u)
     theta = float(np.quantile(s[c.boundary], 0.7))
+    spread = float(s[c.boundary].std())
     down = np.zeros(c.xhat.shape[1])
     down[0] = 1.0
-    neurons = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=50.0, down=down)
-    return c, neurons, s, w_b, theta
+    neurons = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=5.0 / spread, down=down)
+    return c, neurons, s, w_b, theta, spread
 
 
 def test_the_reader_is_a_clipped_gate_on_u_at_boundaries() -> None:
-    c, neurons, s, _, theta = _synthetic_reader()
+    c, neurons, s, _, theta, spread = _synthetic_reader()
     x = torch.tensor(c.xhat)
     out = np.zeros(len(s))
     for n, sign in zip(neurons, (1, -1), strict=False):
         gate = torch.nn.functional.silu(x @ torch.tensor(n["gate"], dtype=torch.float32))
         out += sign * (gate * (x @ torch.tensor(n["up"], dtype=torch.float32))).numpy()
-    fires = c.boundary & (s > theta + 0.05)
-    silent = ~c.boundary | (s < theta - 0.05)
+    fires = c.boundary & (s > theta + 0.25 * spread)
+    silent = ~c.boundary | (s < theta - 0.25 * spread)
     assert fires.any() and silent.any()
     assert (
         np.mean(out[fires] > 0.5) > 0.9
@@ -95,3 +97,31 @@ def test_tiny_planted_records() -> None:
     u = np.array(single["directions"][0]["u"])
     assert abs(np.linalg.norm(u) - 1) < 1e-6
     assert planted_record("tiny-llama") is None
+
+
+def test_the_tiny_base_carries_a_recency_concept_on_u() -> None:
+    """tiny-llama-lines' recency head writes, along u at blocks.1.hook_resid_post, the Gaussian-
+    weighted mean of a token feature over the last tokens: the projection persists over several
+    tokens, varies within a sequence, and the current token's identity explains little of it."""
+    from activation_store.models.planted_tiny import LAYER, _lines_base, _recency_head
+
+    model, _ = _lines_base()
+    u = torch.tensor(_recency_head()["u"], dtype=torch.float32)
+    ids = _ids(16, 64, seed=4)
+    with torch.no_grad():
+        resid = model(ids, output_hidden_states=True).hidden_states[LAYER + 1]
+    s = (resid @ u)[:, 8:].numpy()  # past the first tokens, whose window is short
+    within = s - s.mean(axis=1, keepdims=True)
+    window = np.stack([within[:, t - 6 : t - 1].mean(axis=1) for t in range(6, s.shape[1])], 1)
+    # persists: the mean over the 2–6 tokens before (planted_quick's window) predicts it
+    assert np.corrcoef(within[:, 6:].ravel(), window.ravel())[0, 1] > 0.5
+    assert within.var() > 0.5 * s.var()  # varies within a sequence, not only between them
+    tokens = ids[:, 8:].numpy().ravel()
+    flat = s.ravel()
+    means = {t: flat[tokens == t].mean() for t in np.unique(tokens)}
+    explained = np.var([means[t] for t in tokens]) / flat.var()
+    assert explained < 0.5  # not the token's identity (random ids: most tokens occur 2–3 times)
+    v = torch.randn(u.shape[0], generator=torch.Generator().manual_seed(0))
+    v -= v.dot(u) * u
+    other = (resid @ (v / v.norm()))[:, 8:].numpy()
+    assert within.std() > 2 * (other - other.mean(axis=1, keepdims=True)).std()  # u stands out

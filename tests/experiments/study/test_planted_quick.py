@@ -18,19 +18,14 @@ from experiments.cli import main
 pytestmark = pytest.mark.slow
 
 KNOWN_FAILURES: dict[str, str] = {
-    "c2": "the clipped reader saturates: every firing boundary already fires at α = 0.1, so the "
-    "curve plateaus (1.69 → 1.56 per generation, 16 prompts) instead of rising strictly; it is far "
-    "above the random directions' 95th percentile at both α and −α lowers it",
-    "c4": "zero-ablation projects the base direction out through the origin, which raises "
-    "u·x/rms(x) at line breaks above the threshold: line breaks project negatively on the base "
-    "direction, which carries more than u (cos 0.86), so it pushes the reader on instead of off "
-    "(mean-ablation, c4m, switches it off)",
-    "c6": "the control's, not the probe's: the window's probe reaches AUROC 0.51 (token baseline "
-    "0.52 passes), and u itself reaches only 0.56 on the same rows (ceiling_u; 0.60 with 144 "
-    "prompts). u tells the classes apart at the line break the reader reads (0.99 at offset −1, "
-    "lines not opened by Wait) but not 2–6 tokens earlier; the negatives are matched on line opener "
-    "and position (78 % from a positive's own trace), and half the positives sit in a line opened "
-    "by the previous Wait",
+    "c3": "the base model writes a lexicon sentence by chance: one prompt's text diverges under "
+    "steering and says 'Hmm ...', so the paired difference is +0.021 per generation with a CI "
+    "reaching 0.062, past ±0.05 (its teacher-forced counterpart, Q2, is flat and precise)",
+    "c6": "at the control's ceiling: the window's probe reaches AUROC 0.77 and u itself 0.78 on "
+    "the same rows (ceiling_u). Against every line break u predicts the next Wait with 0.96, but "
+    "the matched negatives share the positives' line opener and position (87 % from a positive's "
+    "own trace, half the positives in a line opened by the previous Wait) and the concept "
+    "persists across lines",
 }
 """Criterion key → diagnosis, for criteria that fail on the tiny model (README)."""
 
