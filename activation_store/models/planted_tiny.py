@@ -128,10 +128,10 @@ def _recency_head() -> dict[str, Any]:
     r = rng.standard_normal(d)
     f = x @ r
     value = (r - f.mean() * w_c) / f.std()
-    u = rng.standard_normal(d)
+    raw = np.asarray(rng.standard_normal(d), dtype=np.float64)
     marks = np.linalg.qr(torch.stack(_mark_directions(d), 1).double().numpy())[0]
-    u -= marks @ (marks.T @ u)
-    u /= np.linalg.norm(u)
+    raw = np.asarray(raw - marks @ (marks.T @ raw))
+    u = np.asarray(raw / float(np.linalg.norm(raw)))
     theta = float(model.model.rotary_emb.inv_freq[RECENCY_PAIR])
     scaling = float(model.model.layers[LAYER].self_attn.scaling)
     a = float(np.sqrt(1.0 / (SIGMA**2 * theta**2) / scaling))
