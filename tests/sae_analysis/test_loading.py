@@ -40,13 +40,14 @@ def test_builtin_short_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     torch.testing.assert_close(loaded.sae.W_dec, sae.W_dec)
 
 
+@pytest.mark.parametrize("expansion", [8, 2])
 @pytest.mark.parametrize("layer", [10, 15])
-def test_shipped_organism_saes_load_by_short_name(layer: int) -> None:
-    name = f"smollm2-135m-l{layer}r-8x"
+def test_shipped_organism_saes_load_by_short_name(layer: int, expansion: int) -> None:
+    name = f"smollm2-135m-l{layer}r-{expansion}x"
     assert name in loading.builtin_sae_names()
     loaded = load_sae(name)
     assert loaded.source == "builtin" and loaded.architecture == "topk"
-    assert (loaded.d_in, loaded.d_sae) == (576, 4608)
+    assert (loaded.d_in, loaded.d_sae) == (576, 576 * expansion)
     assert loaded.hook_name == f"blocks.{layer}.hook_resid_post"
     assert loaded.model_name == "smollm2-135m"
     weights = loading.PRETRAINED_DIR / name / "sae_weights.safetensors"
