@@ -140,10 +140,14 @@ def _recency_head() -> dict[str, Any]:
 
 
 def _add_recency_head(model: Any, head: dict[str, Any]) -> None:
+    """Overwrite query head :data:`RECENCY_HEAD` of block :data:`LAYER` (and its KV group's key on
+    the rotary pair and first value dimension) with ``head``'s vectors; its output columns write
+    only along ``u``. The group's other query head keeps its weights but not the pair, and sees
+    the new value dimension through its own output columns."""
     attn = model.model.layers[LAYER].self_attn
     hd = int(attn.head_dim)
-    group = RECENCY_HEAD // (attn.config.num_attention_heads // attn.config.num_key_value_heads)
     per_group = attn.config.num_attention_heads // attn.config.num_key_value_heads
+    group = RECENCY_HEAD // per_group
     pair = (RECENCY_PAIR, RECENCY_PAIR + hd // 2)
     vec = {k: torch.tensor(v, dtype=attn.q_proj.weight.dtype) for k, v in head.items()}
     with torch.no_grad():
