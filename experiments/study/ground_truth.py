@@ -337,8 +337,9 @@ def probe_criterion(
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
     figure = {"auroc": auroc, "token_auroc": token}
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
-    for label in us or {} if known else {}:
-        figure[f"ceiling_{label}"] = float(np.mean([p[label] for p in known]))
+    if known:
+        for label in known[0]:
+            figure[f"ceiling_{label}"] = float(np.mean([p[label] for p in known]))
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
