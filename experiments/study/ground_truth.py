@@ -339,11 +339,11 @@ def probe_criterion(
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
     if known:
         for label in known[0]:
-            figure[f"ceiling_{label}"] = float(np.mean([p[label] for p in known]))
+            figure[f"planted_{label}"] = float(np.mean([p[label] for p in known]))
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
-        "AUROC, and the token-identity baseline's (ceiling_u: the planted direction's own AUROC "
+        "AUROC, and the token-identity baseline's (planted_u: the planted direction's own AUROC "
         "on the probes' rows, when the stores are there)",
         figure,
         f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
@@ -358,8 +358,9 @@ def _planted_auroc(
     AUROC of ``u·x`` for the probe step's positives against its negatives (every split, mean over
     the window's offsets), from the seed's store; None when the store is gone (committed results).
 
-    A probe cannot beat this ceiling by reading ``u``: a low figure says the planted concept does
-    not separate the classes at the window, so a failing c6 is the control's, not the probe's.
+    A reference, not a bound (a probe may also read correlates of ``u``): when it is low the
+    planted concept does not separate the classes at the window and a failing c6 is the
+    control's; when it passes and the probe does not, the probe is at fault.
     """
     store_path = study / f"seed{seed}" / "store.h5"
     if not us or not store_path.is_file():

@@ -65,7 +65,7 @@ def test_lines_and_section_show_every_criterion() -> None:
 @pytest.mark.slow
 def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: Path) -> None:
     """The committed SmolLM2 single study (no activation stores) regrades to the same figures;
-    what needs a store (c1 at offset −1, c6's ceiling) is left out, never filled with NaN."""
+    what needs a store (c1 at offset −1, c6's planted_u) is left out, never filled with NaN."""
     committed = REPO_ROOT / "results" / "planted" / "single"
     study = tmp_path / "single"
     shutil.copytree(committed, study)
@@ -80,4 +80,4 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
             before["figure"],
         )
     (c6,) = [c for c in fresh["criteria"] if c["key"] == "c6"]
-    assert not any(k.startswith("ceiling_") for k in c6["figure"])
+    assert not any(k.startswith("planted_") for k in c6["figure"])

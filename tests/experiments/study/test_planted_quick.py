@@ -21,8 +21,8 @@ KNOWN_FAILURES: dict[str, str] = {
     "c3": "the base model writes a lexicon sentence by chance: one prompt's text diverges under "
     "steering and says 'Hmm ...', so the paired difference is +0.021 per generation with a CI "
     "reaching 0.062, past ±0.05 (its teacher-forced counterpart, Q2, is flat and precise)",
-    "c6": "at the control's ceiling: the window's probe reaches AUROC 0.77 and u itself 0.78 on "
-    "the same rows (ceiling_u). Against every line break u predicts the next Wait with 0.96, but "
+    "c6": "as far as u itself: the window's probe reaches AUROC 0.77 and u alone 0.78 on the "
+    "same rows (planted_u). Against every line break u predicts the next Wait with 0.96, but "
     "the matched negatives share the positives' line opener and position (87 % from a positive's "
     "own trace, half the positives in a line opened by the previous Wait) and the concept "
     "persists across lines",
@@ -68,10 +68,10 @@ def test_a_failing_probe_criterion_is_the_controls(single: dict) -> None:
     """c6 carries the planted direction's own AUROC on the probes' rows (the stores are there). A
     probe below 0.9 while u itself clears it would be the pipeline's failure, not the control's."""
     (c,) = [c for c in single["ground_truth"]["criteria"] if c["key"] == "c6"]
-    ceiling = c["figure"]["ceiling_u"]
-    assert 0.0 <= ceiling <= 1.0
+    planted = c["figure"]["planted_u"]
+    assert 0.0 <= planted <= 1.0
     if not c["passed"]:
-        assert ceiling < 0.9 or c["figure"]["token_auroc"] > 0.7, c
+        assert planted < 0.9 or c["figure"]["token_auroc"] > 0.7, c
 
 
 def test_null_verdicts_are_not_yes(tmp_path: Path) -> None:
