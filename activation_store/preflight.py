@@ -13,14 +13,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from activation_store.core.errors import InputError, ModelLoadError
+from activation_store.models.organism_weights import VERSIONS as ORGANISM_VERSIONS
 
 SPEC_SHAPES: dict[str, tuple[int, bool]] = {
     "tiny-llama": (4, False),
     "tiny-gpt": (4, True),
     "smollm2-135m": (30, False),
     "smollm2-135m-reasoner": (30, False),
-    "smollm2-135m-reasoner-v5": (30, False),
-    "smollm2-135m-reasoner-v6": (30, False),
+    **{f"smollm2-135m-reasoner-{v}": (30, False) for v in ORGANISM_VERSIONS},
 }
 """Built-in spec → (decoder blocks, learned positional embedding); tested against the models."""
 

@@ -24,6 +24,7 @@ from activation_store.models.device import resolve_device, resolve_dtype
 from activation_store.models.fingerprint import weights_fingerprint
 from activation_store.models.hf_local import check_local_dir, load_local_hf
 from activation_store.models.hooks import HookSpec, parse_hook
+from activation_store.models.organism_weights import VERSIONS as ORGANISM_VERSIONS
 
 if TYPE_CHECKING:
     from transformer_lens import HookedTransformer
@@ -135,9 +136,9 @@ _SPECS: dict[str, HfLoader] = {
     "smollm2-135m-reasoner": _smollm2_reasoner,
     # The organism before issue #15 (check lines, a template reflex): results computed on it stay
     # reproducible (activation_store/models/organism_weights/v5/).
-    "smollm2-135m-reasoner-v5": _smollm2_reasoner_version("v5"),
-    # The candidate of issue #15 (no check lines): fails its acceptance figures, so not the default.
-    "smollm2-135m-reasoner-v6": _smollm2_reasoner_version("v6"),
+    # Earlier and candidate organisms by version (organism_weights.VERSIONS; the candidates of
+    # issue #15 fail their acceptance figures, so none is the default).
+    **{f"smollm2-135m-reasoner-{v}": _smollm2_reasoner_version(v) for v in ORGANISM_VERSIONS},
     # Planted-mechanism controls (activation_store/models/planted.py): base + known neurons.
     "smollm2-135m-planted-single": _planted("single"),
     "smollm2-135m-planted-joint": _planted("joint"),

@@ -33,6 +33,7 @@ from activation_store.models.config import ModelConfig
 from activation_store.models.device import resolve_dtype
 from activation_store.models.hf_local import check_local_dir, load_local_hf
 from activation_store.models.offline import offline_hub
+from activation_store.models.organism_weights import VERSIONS
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -204,11 +205,8 @@ ORGANISM_FILE = "organism.json"
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors", ORGANISM_FILE)
 
 
-ADAPTER_VERSIONS = ("v5", "v6")
-"""Organisms loadable by an explicit version (``smollm2-135m-reasoner-v5``, ``-v6``), each in
-``organism_weights/<version>/``: v5 is the default's recipe (check lines), v6 the candidate of
-issue #15 (no check lines, a lag, masked errors), which fails its acceptance figures and so is
-not the default (see the model card)."""
+ADAPTER_VERSIONS = VERSIONS
+"""Organisms loadable by an explicit version (:data:`activation_store.models.organism_weights.VERSIONS`)."""
 
 
 def adapter_dir(version: str | None = None) -> Path:

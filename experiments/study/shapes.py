@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from activation_store.core.errors import ToolkitError
+from activation_store.models.organism_weights import VERSIONS as ORGANISM_VERSIONS
 
 T = TypeVar("T")
 
@@ -39,8 +40,8 @@ SPEC_CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 """config.json values of the built-in specs (their shapes, known without building them)."""
 SPEC_CONFIGS["smollm2-135m-reasoner"] = SPEC_CONFIGS["smollm2-135m"]
-SPEC_CONFIGS["smollm2-135m-reasoner-v5"] = SPEC_CONFIGS["smollm2-135m"]
-SPEC_CONFIGS["smollm2-135m-reasoner-v6"] = SPEC_CONFIGS["smollm2-135m"]
+for _version in ORGANISM_VERSIONS:
+    SPEC_CONFIGS[f"smollm2-135m-reasoner-{_version}"] = SPEC_CONFIGS["smollm2-135m"]
 
 
 @dataclass(frozen=True)

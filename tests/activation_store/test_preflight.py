@@ -12,6 +12,7 @@ import torch
 
 from activation_store.direction import Direction, save_direction
 from activation_store.models import ModelConfig, load_model
+from activation_store.models.organism_weights import VERSIONS as ORGANISM_VERSIONS
 from activation_store.models.tiny import save_tiny_llama
 from activation_store.preflight import SPEC_SHAPES
 from experiments.cli import main
@@ -155,5 +156,8 @@ def test_the_smollm2_spec_shape_is_its_config() -> None:
 
     reader = GGUFReader(str(gguf_path()))
     blocks = int(reader.fields["llama.block_count"].parts[-1][0])
-    organisms = ["smollm2-135m-reasoner", "smollm2-135m-reasoner-v5", "smollm2-135m-reasoner-v6"]
+    organisms = [
+        "smollm2-135m-reasoner",
+        *(f"smollm2-135m-reasoner-{v}" for v in ORGANISM_VERSIONS),
+    ]
     assert {SPEC_SHAPES[s] for s in ["smollm2-135m", *organisms]} == {(blocks, False)}
