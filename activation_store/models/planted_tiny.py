@@ -67,11 +67,17 @@ def _lines_base() -> tuple[Any, Any]:
 
 def _concept_model() -> tuple[Any, Any]:
     """tiny-llama (seed 0) with the marked embeddings and the recency head."""
+    model, tok = _marked_model()
+    _add_recency_head(model, _recency_head())
+    return model, tok
+
+
+def _marked_model() -> tuple[Any, Any]:
+    """tiny-llama (seed 0) with the marked embeddings."""
     from activation_store.models.tiny import tiny_llama_hf, tiny_tokenizer
 
     model, tok = tiny_llama_hf(0), tiny_tokenizer()
     _mark_embeddings(model, tok)
-    _add_recency_head(model, _recency_head())
     return model, tok
 
 
@@ -107,10 +113,8 @@ def _recency_head() -> dict[str, Any]:
     rms of the residual.
     """
     from activation_store.models import planted_calibration as cal
-    from activation_store.models.tiny import tiny_llama_hf, tiny_tokenizer
 
-    model, tok = tiny_llama_hf(0), tiny_tokenizer()
-    _mark_embeddings(model, tok)
+    model, tok = _marked_model()
     ids = _random_ids(len(tok), seed=3)
     got: dict[str, torch.Tensor] = {}
     norm = model.model.layers[LAYER].input_layernorm
@@ -260,7 +264,7 @@ def tiny_record(variant: str) -> dict[str, Any]:
     def mask_of(sel: np.ndarray) -> Any:
         return lambda k: sel[starts[k] : starts[k + 1]]
 
-    follow = _follow_neuron(model, tok, token)
+    follow, p_follow = _follow_neuron()
     u = np.asarray(_recency_head()["u"])
     s = cal.projection(c, u)
     sb = s[c.boundary]
@@ -336,14 +340,15 @@ def tiny_record(variant: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown tiny planted variant {variant!r}")
     record["writer_scale"] = scale
-    record["follow"] = {"token": FOLLOW, "p_after_opener": follow.pop("p")}
+    record["follow"] = {"token": FOLLOW, "p_after_opener": p_follow}
     record.update(build(scale))
     return record
 
 
-def _follow_neuron(model: Any, tok: Any, opener: int) -> dict[str, Any]:
-    """A reflex writing :data:`FOLLOW` after the opener token (its vectors and, under ``"p"``, the
-    probability it reaches there).
+@functools.cache
+def _follow_neuron() -> tuple[dict[str, Any], float]:
+    """A reflex writing :data:`FOLLOW` after the :data:`OPENER` token: its vectors, and the
+    probability it reaches there (the same for every variant, so fitted once per process).
 
     The random model continues "Wait" with any token, often glued to it ("Waitk"), which no
     labeller reads as the word; real reasoners write "Wait,". The neuron reads "the current token
@@ -355,6 +360,8 @@ def _follow_neuron(model: Any, tok: Any, opener: int) -> dict[str, Any]:
     """
     from activation_store.models import planted_calibration as cal
 
+    model, tok = _lines_base()
+    _, opener = cal.opener_direction(model, tok, OPENER)
     ids = _random_ids(len(tok), seed=5, n=24)
     ids[:, 3::7] = opener
     traces = [(row.tolist(), 1) for row in ids]
@@ -371,4 +378,4 @@ def _follow_neuron(model: Any, tok: Any, opener: int) -> dict[str, Any]:
         lambda: _lines_base()[0], build, tok, traces, token,
         lambda k: c.boundary[starts[k] : starts[k + 1]], P_FOLLOW,
     )  # fmt: skip
-    return {**build(scale)["neurons"][0], "p": p}
+    return build(scale)["neurons"][0], p

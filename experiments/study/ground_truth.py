@@ -371,7 +371,8 @@ def _planted_auroc(
     from probes.probe_data import build_probe_data
 
     cfg = probe_config(config, seed)
-    offsets = [o for o, d in enumerate(cfg.offsets) if d in parse_offsets(config.window)]
+    window = set(parse_offsets(config.window))
+    offsets = [o for o, d in enumerate(cfg.offsets) if d in window]
     with ActivationStore(store_path) as store:
         data = build_probe_data(store, cfg)
         x = store.read(cfg.models[0], config.steer_hook, data.rows).astype(np.float64)
