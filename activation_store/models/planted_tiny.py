@@ -3,11 +3,13 @@
 * ``tiny-llama-lines`` — the base: ``tiny-llama`` (seed 0) with three edits, so that it has what
   a planted reader needs and a concept for it to read. Its embeddings gain a shared component
   and a line-break component (:func:`_mark_embeddings`); its unembedding row of the line break is
-  set along the mean final hidden state, so its random text breaks into lines (≈ one in
-  :data:`LINE_RATE` tokens): decision points for the reader; and one attention head of block
-  :data:`LAYER` becomes a **recency head** (:func:`_add_recency_head`): it attends to the last
-  tokens with Gaussian weights (width :data:`SIGMA` tokens, from one rotary pair) and writes the
-  weighted mean of a random token feature along a unit direction ``u`` of the residual stream.
+  set along the mean final hidden state, so its random text breaks into lines (a line break
+  has probability 1/:data:`LINE_RATE` on random tokens; its own samples break ≈ one token in 9):
+  decision points for the reader; and one attention head of block
+  :data:`LAYER` becomes a **recency head** (:func:`_add_recency_head`): built to attend to the
+  last tokens with Gaussian weights (width :data:`SIGMA` tokens, from one rotary pair) — in
+  fact it attends mostly to one of the last ~20 tokens (see :func:`_recency_head`) — and writes
+  the weighted mean of a random token feature along a unit direction ``u`` of the residual stream.
   ``u·x`` is then a concept of the base model that comes and goes within a trace, persists for
   about a dozen tokens and is not the current token's identity — what a precursor of
   backtracking needs to be for the study's window to see it.
@@ -44,6 +46,14 @@ N_CALIBRATION = 48
 NEW_TOKENS = 96
 OPENER = "Wait"
 MARK = 3.0
+NEWLINE_MARK = 9.0
+"""The line break's own embedding component, in units of the mean row norm: three times the
+shared one, so the boundary read-out needs a small norm (0.34 instead of 0.76 at 3.0) and pushes
+along random directions hardly move the reader's gate through it (README "Positive and null
+controls")."""
+KAPPA = 20.0
+"""The readers' boundary gain κ (the shared default is 30): with the stronger line-break mark the
+off-boundary read-out stays below 0.06, so κ = 20 still closes the gate there."""
 FOLLOW = ","
 """Token the planted reasoner writes after its opener (:func:`_follow_neuron`)."""
 P_FOLLOW = 0.9
@@ -83,13 +93,14 @@ def _marked_model() -> tuple[Any, Any]:
 
 def _mark_embeddings(model: Any, tok: Any) -> None:
     """Give every token a shared component and the line break its own (seeded directions,
-    :data:`MARK` × the mean row norm): a width-64 random model has no direction a linear read-out
-    could use as a constant or as a line-break detector, which the reader needs."""
+    :data:`MARK` and :data:`NEWLINE_MARK` × the mean row norm): a width-64 random model has no
+    direction a linear read-out could use as a constant or as a line-break detector, which the
+    reader needs."""
     emb = model.model.embed_tokens.weight.data
     shared, newline = _mark_directions(emb.shape[1])
-    scale = MARK * emb.norm(dim=1).mean()
-    emb += scale * shared
-    emb[tok.convert_tokens_to_ids("Ċ")] += scale * newline
+    row = emb.norm(dim=1).mean()
+    emb += MARK * row * shared
+    emb[tok.convert_tokens_to_ids("Ċ")] += NEWLINE_MARK * row * newline
 
 
 def _mark_directions(d: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,6 +122,15 @@ def _recency_head() -> dict[str, Any]:
     Gaussian over the last tokens; its value is ``f`` and its output writes ``γ·f̄`` along ``u``
     (seeded, orthogonal to the two marks), γ = :data:`CONCEPT_STRENGTH` × ``sqrt(d)`` × the mean
     rms of the residual.
+
+    Measured, that is not what it does: ``A`` ≈ 700, and the constant read-out's 0.8 percent error
+    (``c_k = w_c·x̂ ≠ 1``) gives every key several nats of noise, so on random tokens the head puts
+    0.76 of its weight, on average, on one token of the last ~20 (the Gaussian would put ≤ 0.1 on
+    any). ``u·x`` is then the feature of a recent token picked by that noise, held until another
+    wins. Made exact (the score ``A·c_q·c_k·(cos θΔ − 1)`` from a second, non-rotating pair, and
+    the feature kept off the sequences' mean subspace), the concept became a Gaussian mean — and
+    the tiny study failed c2 and c4 (zero-ablating u tripled "Wait"): not shipped (README
+    "Positive and null controls").
     """
     from activation_store.models import planted_calibration as cal
 
@@ -211,29 +231,38 @@ text the study traces), filled with seeded numbers."""
 
 @functools.cache
 def _traces() -> tuple[tuple[tuple[int, ...], int], ...]:
+    """:data:`N_CALIBRATION` seeded samples of the base (each: token ids, prompt length), drawn
+    in one left-padded batch (one at a time, they were most of a tiny study's run time)."""
     import random
 
     model, tok = _lines_base()
     rng = random.Random(0)
-    out = []
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        for i in range(N_CALIBRATION):
-            shape = CALIBRATION_PROMPTS[i % len(CALIBRATION_PROMPTS)]
-            question = shape.format(a=rng.randint(2, 99), b=rng.randint(2, 99), c=rng.randint(2, 9))
-            prompt = tok.apply_chat_template(
+    prompts = []
+    for i in range(N_CALIBRATION):
+        shape = CALIBRATION_PROMPTS[i % len(CALIBRATION_PROMPTS)]
+        question = shape.format(a=rng.randint(2, 99), b=rng.randint(2, 99), c=rng.randint(2, 9))
+        prompts.append(
+            tok.apply_chat_template(
                 [{"role": "user", "content": question}], tokenize=False, add_generation_prompt=True
             )
-            ids = tok(prompt, return_tensors="pt").input_ids
-            g = model.generate(
-                ids,
-                max_new_tokens=NEW_TOKENS,
-                do_sample=True,
-                temperature=0.7,
-                eos_token_id=None,
-                pad_token_id=tok.pad_token_id,
-            )
-            out.append((tuple(g[0].tolist()), ids.shape[1]))
+        )
+    tok.padding_side = "left"
+    batch = tok(prompts, return_tensors="pt", padding=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        g = model.generate(
+            **batch,
+            max_new_tokens=NEW_TOKENS,
+            do_sample=True,
+            temperature=0.7,
+            eos_token_id=None,
+            pad_token_id=tok.pad_token_id,
+        )
+    out = []
+    width = batch.input_ids.shape[1]
+    for row, mask in zip(g.tolist(), batch.attention_mask.tolist(), strict=True):
+        n_pad = width - sum(mask)
+        out.append((tuple(row[n_pad:]), width - n_pad))
     return tuple(out)
 
 
@@ -289,7 +318,9 @@ def tiny_record(variant: str) -> dict[str, Any]:
         saturated = c.boundary & (s > theta + 1.0 / gain)
 
         def build(scale: float) -> dict[str, Any]:
-            n = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down)
+            n = cal.reader_neurons(
+                u, c, w_c, w_b, theta=theta, gain=gain, down=scale * down, kappa=KAPPA
+            )
             return {"layer": LAYER, "neurons": [*n, follow]}
 
         scale, p = cal.calibrate_scale(make, build, tok, traces, token, mask_of(saturated), P_FIRE)
@@ -298,8 +329,9 @@ def tiny_record(variant: str) -> dict[str, Any]:
             {
                 "name": "u",
                 "u": u.tolist(),
-                "source": f"written by the base's recency head in block {LAYER}: the Gaussian-"
-                f"weighted (σ = {SIGMA:g} tokens) mean of a random token feature",
+                "source": f"written by the base's recency head in block {LAYER}: a random token "
+                f"feature of recent tokens (built as a Gaussian-weighted mean, σ = {SIGMA:g} "
+                "tokens; the head's key noise makes it attend mostly to one of them)",
                 "threshold": theta,
                 "gain": gain,
                 "firing_share_boundaries": float(fires[c.boundary].mean()),
@@ -317,8 +349,10 @@ def tiny_record(variant: str) -> dict[str, Any]:
         gain = float(1.0 / (0.25 * sv[c.boundary].std()))
 
         def build(scale: float) -> dict[str, Any]:
-            n = cal.reader_neurons(v, c, w_c, w_b, theta=theta, gain=gain, down=scale * down)
-            n.append(cal.reflex_neuron(w_c, w_b, down=scale * down / 0.731))
+            n = cal.reader_neurons(
+                v, c, w_c, w_b, theta=theta, gain=gain, down=scale * down, kappa=KAPPA
+            )
+            n.append(cal.reflex_neuron(w_c, w_b, down=scale * down / 0.731, kappa=KAPPA))
             return {"layer": LAYER, "neurons": [*n, follow]}
 
         scale, p = cal.calibrate_scale(
@@ -340,6 +374,7 @@ def tiny_record(variant: str) -> dict[str, Any]:
     else:
         raise ValueError(f"unknown tiny planted variant {variant!r}")
     record["writer_scale"] = scale
+    record["kappa"] = KAPPA
     record["follow"] = {"token": FOLLOW, "p_after_opener": p_follow}
     record.update(build(scale))
     return record

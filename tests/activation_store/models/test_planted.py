@@ -63,7 +63,11 @@ def _synthetic_reader() -> tuple[object, object, np.ndarray, np.ndarray, float, 
     spread = float(s[c.boundary].std())
     down = np.zeros(c.xhat.shape[1])
     down[0] = 1.0
-    neurons = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=5.0 / spread, down=down)
+    gain = 5.0 / spread
+    # κ must close the gate off the boundaries, where u·x/rms(x) may exceed θ by far more than
+    # at them (the line break's mark dominates its normed input): κ ≥ gain·max(s − θ) + 10
+    kappa = max(30.0, gain * float((s[~c.boundary] - theta).max()) + 10.0)
+    neurons = cal.reader_neurons(u, c, w_c, w_b, theta=theta, gain=gain, down=down, kappa=kappa)
     return c, neurons, s, w_b, theta, spread
 
 
@@ -75,13 +79,16 @@ def test_the_reader_is_a_clipped_gate_on_u_at_boundaries() -> None:
         gate = torch.nn.functional.silu(x @ torch.tensor(n["gate"], dtype=torch.float32))
         out += sign * (gate * (x @ torch.tensor(n["up"], dtype=torch.float32))).numpy()
     fires = c.boundary & (s > theta + 0.25 * spread)
-    silent = ~c.boundary | (s < theta - 0.25 * spread)
-    assert fires.any() and silent.any()
+    below = c.boundary & (s < theta - 2 * spread)  # gate ≤ −10: silu's negative lobe is gone
+    assert fires.any() and below.any()
     assert (
         np.mean(out[fires] > 0.5) > 0.9
     )  # on, near the saturation of 1 (read-outs are linear fits)
-    assert np.quantile(np.abs(out[silent]), 0.95) < 0.01  # off elsewhere, also off-boundary
-    assert np.abs(out[silent]).max() < 0.2
+    off = out[~c.boundary]  # off-boundary, whatever u reads
+    assert np.quantile(np.abs(off), 0.99) < 0.01 and np.abs(off).max() < 0.2
+    assert np.abs(out[below]).max() < 0.01
+    # between, silu(z) − silu(z − 1) dips below 0 (at most 0.28) before it rises to 1
+    assert out.min() > -0.3
     assert out.max() < 1.2  # clipped
 
 
@@ -100,9 +107,10 @@ def test_tiny_planted_records() -> None:
 
 
 def test_the_tiny_base_carries_a_recency_concept_on_u() -> None:
-    """tiny-llama-lines' recency head writes, along u at blocks.1.hook_resid_post, the Gaussian-
-    weighted mean of a token feature over the last tokens: the projection persists over several
-    tokens, varies within a sequence, and the current token's identity explains little of it."""
+    """tiny-llama-lines' recency head writes, along u at blocks.1.hook_resid_post, a token feature
+    of the last tokens (mostly one of them, picked by its keys' noise): the projection persists
+    over several tokens, varies within a sequence, and the current token's identity explains
+    little of it."""
     from activation_store.models.planted_tiny import LAYER, _lines_base, _recency_head
 
     model, _ = _lines_base()
@@ -115,7 +123,9 @@ def test_the_tiny_base_carries_a_recency_concept_on_u() -> None:
     window = np.stack([within[:, t - 6 : t - 1].mean(axis=1) for t in range(6, s.shape[1])], 1)
     # persists: the mean over the 2–6 tokens before (planted_quick's window) predicts it
     assert np.corrcoef(within[:, 6:].ravel(), window.ravel())[0, 1] > 0.5
-    assert within.var() > 0.5 * s.var()  # varies within a sequence, not only between them
+    # varies within a sequence, not only between them (0.45 of the variance is within; it was
+    # 0.54 before the line break's mark grew from 3 to 9 row norms)
+    assert within.var() > 0.4 * s.var()
     tokens = ids[:, 8:].numpy().ravel()
     flat = s.ravel()
     means = {t: flat[tokens == t].mean() for t in np.unique(tokens)}
@@ -125,3 +135,24 @@ def test_the_tiny_base_carries_a_recency_concept_on_u() -> None:
     v -= v.dot(u) * u
     other = (resid @ (v / v.norm()))[:, 8:].numpy()
     assert within.std() > 2 * (other - other.mean(axis=1, keepdims=True)).std()  # u stands out
+
+
+@pytest.mark.slow
+def test_random_pushes_move_the_tiny_readers_gate_much_less_than_u() -> None:
+    """Steering adds ``α·N·r`` to the residual; through the RMS norm that moves the reader's gate
+    by ``α·√d·(g⊙w)·r`` (g: the gate vector over the normed input, w: the norm's weight). Along
+    ``u`` that is ``α·√d·gain``; along a random unit direction its spread is ``α·|g⊙w|``. When the
+    read-outs of the constant and the boundary dominated ``|g⊙w|`` (κ = 30 on a weakly marked
+    line break), random directions at α = 0.2 opened or closed the gate as far as u did and the
+    steering criterion passed or failed with the seed (README "Positive and null controls")."""
+    from activation_store.models.planted_tiny import LAYER, _lines_base
+
+    record = planted_record("tiny-llama-planted-single")
+    assert record is not None
+    model, _ = _lines_base()
+    w = model.model.layers[LAYER + 1].post_attention_layernorm.weight.detach().numpy()
+    gate = np.array(record["neurons"][0]["gate"])
+    d = gate.shape[0]
+    along_u = np.sqrt(d) * record["directions"][0]["gain"]
+    random_spread = float(np.linalg.norm(gate * w))
+    assert random_spread < 0.35 * along_u, (random_spread, along_u)

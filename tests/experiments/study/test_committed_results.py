@@ -1,6 +1,6 @@
-"""The committed full study on the organism (results/organism_full): its findings are complete,
-`study findings` recomputes them and `backtrack report` rebuilds the page from the committed files
-alone."""
+"""The committed full studies on the organism (results/organism_full on v5, results/
+organism_full_v8 on the v8 candidate): their findings are complete, `study findings` recomputes
+them and `backtrack report` rebuilds the page from the committed files alone."""
 
 from __future__ import annotations
 
@@ -52,15 +52,19 @@ def test_probe_curves_hold_the_base_models_control_beside_the_reasoners() -> Non
         assert curves[str(offset)]["base"] == pytest.approx(sum(values) / len(values))
 
 
-def test_findings_recompute_from_the_committed_files(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["organism_full", "organism_full_v8"])
+def test_findings_recompute_from_the_committed_files(tmp_path: Path, name: str) -> None:
     """`study findings` on the committed per-seed results alone (no activation stores) gives the
-    committed answers, capability checks and curves: every number in them comes from these files."""
-    results = tmp_path / "organism_full"
-    shutil.copytree(RESULTS, results)
+    committed answers, capability checks and curves: every number in them comes from these files
+    (the v5 organism's study, which the README's findings used to be on, and v8's, which they are
+    on now)."""
+    committed_dir = REPO_ROOT / "results" / name
+    results = tmp_path / name
+    shutil.copytree(committed_dir, results)
     shutil.rmtree(results / "findings")
     assert main(["study", "findings", str(results)]) == 0
     fresh = json.loads((results / "findings" / "findings.json").read_text())
-    committed = json.loads((RESULTS / "findings" / "findings.json").read_text())
+    committed = json.loads((committed_dir / "findings" / "findings.json").read_text())
     for key in ("seeds", "answers", "capability", "curves"):
         assert fresh[key] == committed[key], key
 

@@ -18,14 +18,11 @@ from experiments.cli import main
 pytestmark = pytest.mark.slow
 
 KNOWN_FAILURES: dict[str, str] = {
-    "c3": "the base model writes a lexicon sentence by chance: one prompt's text diverges under "
-    "steering and says 'Hmm ...', so the paired difference is +0.021 per generation with a CI "
-    "reaching 0.062, past ±0.05 (its teacher-forced counterpart, Q2, is flat and precise)",
-    "c6": "as far as u itself: the window's probe reaches AUROC 0.77 and u alone 0.78 on the "
-    "same rows (planted_u). Against every line break u predicts the next Wait with 0.96, but "
-    "the matched negatives share the positives' line opener and position (87 % from a positive's "
-    "own trace, half the positives in a line opened by the previous Wait) and the concept "
-    "persists across lines",
+    "c6": "as far as u itself: the window's probe reaches AUROC 0.80 and u alone 0.81 on the "
+    "same rows (planted_u). The tiny model's lines are short (one token in 9 is a line break), "
+    "so the window −6…−2 reaches into the line before, the concept drifts over it, and the "
+    "matched negatives share the positives' line opener and position (most from a positive's "
+    "own trace)",
 }
 """Criterion key → diagnosis, for criteria that fail on the tiny model (README)."""
 
