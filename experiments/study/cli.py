@@ -34,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--jobs",
         type=int,
         default=1,
-        help="seeds run at once, each step as its own process (default: 1, in this process)",
+        help="steps run at once, each as its own process: other seeds' steps and a seed's "
+        "independent ones (probes beside directions; decision points, sweep and ablation beside "
+        "each other); default: 1, in this process",
     )
     check = _config_parser(
         sub,

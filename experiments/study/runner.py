@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,8 +115,11 @@ def run_study(
     """Run (or resume) every step of ``config`` in ``out``; each step is one ``backtrack`` command,
     run by ``runner`` (the CLI passes its own entry point, see :func:`in_process`).
 
-    ``jobs`` > 1 runs that many seeds at once, each step as its own process with its output in
-    ``OUT/seed{S}/logs/``; the findings and the report follow when every seed is done.
+    ``jobs`` > 1 runs up to that many steps at once, each as its own process with its output in
+    ``OUT/seed{S}/logs/``: other seeds' steps, and the steps of a seed that do not read each
+    other's outputs (``Step.after``: the probes beside the directions, the held-out traces from
+    the start, the decision points, sweep and ablation beside each other). The findings and the
+    report follow when every seed is done.
     """
     out = Path(out).resolve()
     stream = stream or sys.stdout
@@ -134,8 +137,9 @@ def run_study(
     steps = all_steps(config, out)
     started = time.perf_counter()
     numbered = list(enumerate(steps, 1))
-    if jobs > 1 and len(config.seeds) > 1:
-        _run_seeds_in_parallel(config, out, state, numbered, jobs, stream, started)
+    if jobs > 1:
+        seed_steps = [(i, s) for i, s in numbered if s.id.startswith("seed")]
+        _run_steps_in_parallel(config, out, state, seed_steps, len(steps), jobs, stream, started)
         numbered = [(i, s) for i, s in numbered if not s.id.startswith("seed")]
     for i, step in numbered:
         _run_step(step, i, len(steps), out, state, runner, stream)
@@ -148,32 +152,77 @@ def run_study(
     return StudyResult(out, report, seconds)
 
 
-def _run_seeds_in_parallel(
+def step_dependencies(steps: Sequence[Step]) -> dict[str, tuple[str, ...]]:
+    """Step id → ids of the steps it waits for: its declared ``after``, or every earlier step of
+    its seed. Refuses (a bug in the stages) an ``after`` naming no earlier step."""
+    deps: dict[str, tuple[str, ...]] = {}
+    earlier: dict[str, list[str]] = {}
+    for step in steps:
+        seed = step.id.split("/")[0]
+        mine = earlier.setdefault(seed, [])
+        if step.after is None:
+            deps[step.id] = tuple(mine)
+        else:
+            unknown = [a for a in step.after if a not in mine]
+            if unknown:
+                raise ValueError(f"step {step.id} waits for {unknown}, which are no earlier steps")
+            deps[step.id] = step.after
+        mine.append(step.id)
+    return deps
+
+
+def _run_steps_in_parallel(
     config: StudyConfig,
     out: Path,
     state: dict[str, Any],
     numbered: list[tuple[int, Step]],
+    n_steps: int,
     jobs: int,
     stream: TextIO,
     started: float,
 ) -> None:
-    """Each seed's steps in order, ``jobs`` seeds at a time, each step a subprocess."""
+    """Every seed step as its own process, up to ``jobs`` at once, each started as soon as the
+    steps it reads from are done (finished ones are skipped as in a serial run). After a failure
+    no new step starts; the running ones finish, then the first error is raised."""
+    from activation_store.core.threads import threads_set
+
+    # the study's threads, else this process's (`backtrack --threads N study run`): a child at
+    # torch's default would take every core each, and N children stall one another
+    threads = config.threads if config.threads is not None else threads_set()
     lock = threading.Lock()
+    deps = step_dependencies([s for _, s in numbered])
+    pending = list(numbered)
+    finished: set[str] = set()
+    running: dict[Future[None], str] = {}
 
-    def seed_worker(seed: int) -> None:
-        mine = [(i, s) for i, s in numbered if s.id.startswith(f"seed{seed}/")]
-        for i, step in mine:
-            log = out / f"seed{seed}" / "logs" / f"{step.id.split('/')[-1]}.log"
-            runner = subprocess_runner(log, config.threads)
-            _run_step(step, i, len(numbered), out, state, runner, stream, lock=lock, log=log)
-            with lock:
-                elapsed = (time.perf_counter() - started) / 60
-                print(f"    ({step.id} done; {elapsed:.1f} min so far)", file=stream, flush=True)
+    def work(i: int, step: Step) -> None:
+        seed, name = step.id.split("/")
+        log = out / seed / "logs" / f"{name}.log"
+        runner = subprocess_runner(log, threads)
+        _run_step(step, i, n_steps, out, state, runner, stream, lock=lock, log=log)
+        with lock:
+            elapsed = (time.perf_counter() - started) / 60
+            print(f"    ({step.id} done; {elapsed:.1f} min so far)", file=stream, flush=True)
 
+    error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(seed_worker, seed) for seed in config.seeds]
-        for future in futures:
-            future.result()
+        while pending or running:
+            if error is None:
+                ready = [(i, s) for i, s in pending if set(deps[s.id]) <= finished]
+                for i, step in ready[: jobs - len(running)]:
+                    pending.remove((i, step))
+                    running[pool.submit(work, i, step)] = step.id
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                step_id = running.pop(future)
+                if future.exception() is None:
+                    finished.add(step_id)
+                elif error is None:
+                    error = future.exception()
+    if error is not None:
+        raise error
 
 
 def _run_step(

@@ -50,6 +50,9 @@ class Step:
     """The configs the command parses its other options into."""
     resumable_out: str | None = None
     """A run directory the command continues (``--resume``) once it exists."""
+    after: tuple[str, ...] | None = None
+    """Ids of the steps whose outputs it reads; ``study run --jobs N`` starts it as soon as they
+    are done. None: every earlier step of its seed (the safe default for a new step)."""
 
     @property
     def argv(self) -> tuple[str, ...]:
@@ -159,6 +162,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
             ("probe",),
             (store, "--out", f"{d}/probes"),
             (probe_config(config, seed),),
+            after=(f"seed{seed}/label",),
         ),
     ]
     if config.sae is not None:
@@ -188,6 +192,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
                         on_poor_fit="record",
                     ),
                 ),
+                after=(f"seed{seed}/directions",),
             )
         )
     if config.decision_points:
@@ -200,6 +205,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
             ("--out", f"{d}/sweep-s{seed}", "--no-progress"),
             (_sweep_config(config, seed, d),),
             resumable_out=f"seed{seed}/sweep-s{seed}",
+            after=(f"seed{seed}/directions",),
         ),
         Step(
             f"seed{seed}/ablation",
@@ -208,6 +214,7 @@ def seed_steps(config: StudyConfig, seed: int, out: Path) -> list[Step]:
             ("--out", f"{d}/ablation-s{seed}", "--no-progress"),
             (_ablation_config(config, seed, d),),
             resumable_out=f"seed{seed}/ablation-s{seed}",
+            after=(f"seed{seed}/directions",),  # and the store, complete once labelled
         ),
     ]
     return steps
@@ -221,6 +228,8 @@ def _trace_step(
     split: str,
     limit: int | None,
     out: str,
+    *,
+    after: tuple[str, ...] | None = None,
 ) -> Step:
     """The reasoner's sampled traces on ``limit`` prompts of ``split`` (stratified), into ``out``."""
     return Step(
@@ -243,6 +252,7 @@ def _trace_step(
                 batch_size=config.batch_size,
             ),
         ),
+        after=after,
     )
 
 
@@ -261,6 +271,7 @@ def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
             "evaluation",
             config.n_steer_prompts,
             heldout,
+            after=(),  # the reasoner on the steering prompts: nothing of this seed
         ),
         Step(
             f"seed{seed}/decisions",
@@ -286,6 +297,7 @@ def _decision_steps(config: StudyConfig, seed: int, d: str) -> list[Step]:
                 ),
             ),
             resumable_out=f"seed{seed}/decisions-s{seed}",
+            after=(f"seed{seed}/heldout-traces", f"seed{seed}/directions"),
         ),
     ]
 

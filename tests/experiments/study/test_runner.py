@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ import pytest
 
 from activation_store.core.errors import InputError
 from experiments.study.config import StudyConfig
-from experiments.study.runner import StudyInterrupted, run_study
+from experiments.study.runner import StudyInterrupted, run_study, step_dependencies
 from experiments.study.stages import all_steps
 
 
@@ -89,12 +90,126 @@ def test_a_change_to_steps_not_yet_run_is_taken(tmp_path: Path) -> None:
 
 
 def test_parallel_seeds_run_steps_as_processes_with_logs(tmp_path: Path) -> None:
-    """--jobs 2: each seed's first step is a real `backtrack` process; its error lands in its log."""
+    """--jobs 2: the first two steps that need nothing (seed 0's traces and held-out traces) are
+    real `backtrack` processes; their errors land in their logs."""
     config = StudyConfig(seeds=(0, 1), sae=None, prompts=str(tmp_path / "missing.jsonl"))
     with pytest.raises(
-        InputError, match=r"step seed[01]/traces failed \(exit 2, error in .*traces\.log\)"
+        InputError, match=r"step seed0/(heldout-)?traces failed \(exit 2, error in .*traces\.log\)"
     ):
         run_study(config, tmp_path / "study", runner=Recorder(), stream=io.StringIO(), jobs=2)
-    for seed in (0, 1):
-        log = (tmp_path / "study" / f"seed{seed}" / "logs" / "traces.log").read_text()
+    for name in ("traces", "heldout-traces"):
+        log = (tmp_path / "study" / "seed0" / "logs" / f"{name}.log").read_text()
         assert "error:" in log and "missing.jsonl" in log
+    assert not (tmp_path / "study" / "seed1" / "logs").exists()
+
+
+def test_every_step_waits_for_what_it_reads() -> None:
+    """The dependency graph of a full study: a seed's store is written by one step at a time
+    (cache, cache, label), everything that reads it waits for the labels, and the steering steps
+    for the directions they steer with."""
+    config = StudyConfig(seeds=(0, 1), sae="smollm2-135m-l10r-8x")
+    deps = step_dependencies(all_steps(config, Path("/tmp/s")))
+    assert deps["seed0/traces"] == () and deps["seed0/heldout-traces"] == ()
+    assert deps["seed0/cache-reasoner"] == ("seed0/traces", "seed0/cache-base")
+    assert "seed0/cache-reasoner" in deps["seed0/label"]
+    assert deps["seed0/probes"] == ("seed0/label",)
+    assert set(deps["seed0/directions"]) >= {"seed0/label", "seed0/cache-reasoner"}
+    for step in ("sae", "sweep", "ablation"):
+        assert deps[f"seed0/{step}"] == ("seed0/directions",)
+    assert deps["seed1/decisions"] == ("seed1/heldout-traces", "seed1/directions")
+    assert not any(d.startswith("seed0") for d in deps["seed1/sweep"])
+
+
+def test_parallel_steps_start_once_what_they_read_is_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 3 on one seed: no step starts before the steps it waits for have finished, the
+    independent steering steps overlap, and a failure starts nothing new."""
+    import threading
+    import time
+
+    import experiments.study.runner as runner_module
+
+    spans: dict[str, list[float]] = {}
+    lock = threading.Lock()
+
+    def fake_runner(log: Path, threads: int | None) -> object:
+        name = f"{log.parent.parent.name}/{log.stem}"
+
+        def run(argv: Sequence[str]) -> int:
+            with lock:
+                spans[name] = [time.perf_counter()]
+            time.sleep(0.2)
+            with lock:
+                spans[name].append(time.perf_counter())
+            return 0
+
+        return run
+
+    monkeypatch.setattr(runner_module, "subprocess_runner", fake_runner)
+    config = StudyConfig(seeds=(0,), sae=None)
+    run_study(config, tmp_path, runner=Recorder(), stream=io.StringIO(), jobs=3)
+    deps = step_dependencies(all_steps(config, tmp_path.resolve()))
+    assert set(spans) == {k for k in deps if k.startswith("seed")}
+    for step, needs in deps.items():
+        for need in needs:
+            assert spans[need][1] <= spans[step][0], (step, need)
+    (sweep_start, sweep_end), (abl_start, abl_end) = spans["seed0/sweep"], spans["seed0/ablation"]
+    assert abl_start < sweep_end and sweep_start < abl_end
+    assert spans["seed0/heldout-traces"][0] < spans["seed0/cache-base"][1]
+
+
+def test_after_a_parallel_failure_nothing_new_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import experiments.study.runner as runner_module
+
+    started: list[str] = []
+
+    def fake_runner(log: Path, threads: int | None) -> object:
+        def run(argv: Sequence[str]) -> int:
+            started.append(log.stem)
+            return 2 if log.stem == "label" else 0
+
+        return run
+
+    monkeypatch.setattr(runner_module, "subprocess_runner", fake_runner)
+    config = StudyConfig(seeds=(0,), sae=None)
+    with pytest.raises(InputError, match=r"step seed0/label failed"):
+        run_study(config, tmp_path, runner=Recorder(), stream=io.StringIO(), jobs=2)
+    assert "label" in started
+    assert not {"directions", "probes", "sweep", "ablation", "decisions"} & set(started)
+    state = json.loads((tmp_path / "study.json").read_text())
+    assert "seed0/label" not in state["steps"] and "seed0/cache-reasoner" in state["steps"]
+
+
+def test_parallel_steps_run_under_this_process_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`backtrack --threads 1 study run --jobs 2`: the step processes get --threads 1 too (at
+    torch's default, each would take every core, and the concurrent steps stall one another)."""
+    import experiments.study.runner as runner_module
+    from activation_store.core import threads as threads_module
+
+    seen: set[int | None] = set()
+
+    def fake_runner(log: Path, threads: int | None) -> object:
+        seen.add(threads)
+        return lambda argv: 0
+
+    monkeypatch.setattr(runner_module, "subprocess_runner", fake_runner)
+    monkeypatch.setattr(threads_module, "_set", 1)
+    # the study's own threads would set this (pytest's) process's too
+    monkeypatch.setattr(threads_module, "set_threads", lambda n: None)
+    config = StudyConfig(seeds=(0,), sae=None)
+    run_study(config, tmp_path / "a", runner=Recorder(), stream=io.StringIO(), jobs=2)
+    assert seen == {1}
+    seen.clear()
+    run_study(
+        dataclasses.replace(config, threads=2),
+        tmp_path / "b",
+        runner=Recorder(),
+        stream=io.StringIO(),
+        jobs=2,
+    )
+    assert seen == {2}
