@@ -323,7 +323,7 @@ def probe_criterion(
     config: StudyConfig, study: Path, us: dict[str, np.ndarray] | None = None
 ) -> dict[str, Any]:
     window = set(parse_offsets(config.window))
-    aurocs, tokens = [], []
+    aurocs, tokens, positives = [], [], []
     for seed in config.seeds:
         path = study / f"seed{seed}" / "probes" / "results.json"
         for r in json.loads(path.read_text())["results"]:
@@ -334,8 +334,11 @@ def probe_criterion(
             ):
                 aurocs.append(r["auroc"])
                 tokens.append(r["token_auroc"])
+                positives.append(int(r["n_test_pos"]))
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
-    figure = {"auroc": auroc, "token_auroc": token}
+    # how much to trust the figure: one offset's probe tested on a handful of positives moves by
+    # ±0.1 between seeds
+    figure = {"auroc": auroc, "token_auroc": token, "min_test_positives": min(positives)}
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
     if known:
         for label in known[0]:
@@ -343,8 +346,9 @@ def probe_criterion(
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
-        "AUROC, and the token-identity baseline's (planted_u: the planted direction's own AUROC "
-        "on the probes' rows, when the stores are there)",
+        "AUROC, and the token-identity baseline's (min_test_positives: the fewest test positives "
+        "of one offset's probe; planted_u: the planted direction's own AUROC on the probes' rows, "
+        "when the stores are there)",
         figure,
         f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
         bool(auroc >= PROBE_MIN and token <= TOKEN_MAX),
