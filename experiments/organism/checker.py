@@ -66,6 +66,8 @@ class Backtrack:
     """Sentence index of the backtrack."""
     previous: Verdict | None
     """Verdict on the last step sentence before it (None: no step before it)."""
+    previous_index: int | None
+    """Sentence index of that step (None: no step before it)."""
     correction: Verdict
     """Whether the value it corrects to is right (``unparsed``: no "X, not Y" statement)."""
     same_value: bool
@@ -216,14 +218,19 @@ def find_backtracks(sentences: Sequence[CheckedSentence], problem: Problem) -> l
     for i, sentence in enumerate(sentences):
         if not sentence.backtrack:
             continue
-        previous = next(
+        previous_index = next(
             (
-                s
-                for s in reversed(sentences[:i])
-                if not (s.backtrack or s.check or _is_correction(s.text))
+                j
+                for j in range(i - 1, -1, -1)
+                if not (
+                    sentences[j].backtrack
+                    or sentences[j].check
+                    or _is_correction(sentences[j].text)
+                )
             ),
             None,
         )
+        previous = None if previous_index is None else sentences[previous_index]
         texts = [sentence.text] + ([sentences[i + 1].text] if i + 1 < len(sentences) else [])
         found = next((c for c in (correction_of(t, problem) for t in texts) if c), None)
         fixed = found[0] if found else None
@@ -233,6 +240,7 @@ def find_backtracks(sentences: Sequence[CheckedSentence], problem: Problem) -> l
         )  # fmt: skip
         out.append(Backtrack(
             index=i, previous=None if previous is None else previous.verdict,
+            previous_index=previous_index,
             correction=fixed.verdict if fixed else "unparsed", same_value=same,
         ))  # fmt: skip
     return out

@@ -7,7 +7,10 @@ Acceptance figures of the organism (issue #4), measured on held-out problems:
   (bootstrap CI over problems), against the **chance level**: the share of all parsed steps that
   are wrong (a model that backtracked at random steps would score that);
 * **answer accuracy** — the stated answer equals the solver's (Wilson CI), compared between models
-  problem by problem (paired bootstrap, sign-flip p-value).
+  problem by problem (paired bootstrap, sign-flip p-value);
+* **catch rate** — share of the model's own wrong steps that a backtracking sentence follows,
+  overall and for *slips* (a number off by 1 or 2, the size of most injected errors): whether a
+  reasoner that catches injected errors also catches the ones it makes.
 """
 
 from __future__ import annotations
@@ -48,6 +51,12 @@ class TraceScore:
     """Backtracks that "correct" a step to the value it already had."""
     answer: Value | None
     correct: bool
+    caught: int
+    """Wrong steps that a backtracking sentence follows."""
+    slips: int
+    """Wrong steps whose number is off by 1 or 2 from the solver's."""
+    slips_caught: int
+    """Of those, the ones a backtracking sentence follows."""
 
 
 def extract_answer(text: str) -> Value | None:
@@ -71,6 +80,11 @@ def score_trace(problem: Problem, text: str) -> TraceScore:
     sentences = check_thinking(thinking, problem)
     backtracks = find_backtracks(sentences, problem)
     answer = extract_answer(text)
+    followed = {b.previous_index for b in backtracks}
+    wrong = [
+        i for i, s in enumerate(sentences) if s.verdict == "wrong" and not (s.backtrack or s.check)
+    ]
+    slips = [i for i in wrong if _is_slip(sentences[i].stated, sentences[i].expected)]
     return TraceScore(
         problem_id=problem.id,
         n_steps=sum(s.verdict != "unparsed" for s in sentences if not (s.backtrack or s.check)),
@@ -82,7 +96,14 @@ def score_trace(problem: Problem, text: str) -> TraceScore:
         same_value=sum(b.same_value for b in backtracks),
         answer=answer,
         correct=answer is not None and answer == problem.answer,
+        caught=sum(i in followed for i in wrong),
+        slips=len(slips),
+        slips_caught=sum(i in followed for i in slips),
     )
+
+
+def _is_slip(stated: Value | None, expected: Value | None) -> bool:
+    return isinstance(stated, int) and isinstance(expected, int) and 0 < abs(stated - expected) <= 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +126,12 @@ class Figures:
     """Share of backtracks that "correct" a step to the value it already had."""
     accuracy: Estimate
     """Share of traces whose answer is right."""
+    catch_rate: Estimate | None
+    """Share of the model's own wrong steps that a backtracking sentence follows."""
+    slip_share: float | None
+    """Share of its wrong steps that are slips (off by 1 or 2)."""
+    slip_catch_rate: Estimate | None
+    """Share of its slips that a backtracking sentence follows."""
 
 
 def figures(scores: Sequence[TraceScore], *, seed: int = 0) -> Figures:
@@ -124,6 +151,9 @@ def figures(scores: Sequence[TraceScore], *, seed: int = 0) -> Figures:
         correction_accuracy=bootstrap_ratio(col("corrected_right"), backtracks, seed=seed),
         same_value_share=same / sum(backtracks) if sum(backtracks) else None,
         accuracy=wilson_interval(sum(col("correct")), n),
+        catch_rate=bootstrap_ratio(col("caught"), col("n_wrong"), seed=seed),
+        slip_share=sum(col("slips")) / sum(col("n_wrong")) if sum(col("n_wrong")) else None,
+        slip_catch_rate=bootstrap_ratio(col("slips_caught"), col("slips"), seed=seed),
     )
 
 

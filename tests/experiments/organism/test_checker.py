@@ -91,3 +91,25 @@ def test_a_template_showing_an_operand_twice_matches_the_same_text_twice() -> No
     pattern = template_regex("Double {0}: {0} + {0} = {value}.")
     assert pattern.fullmatch("Double 3: 3 + 3 = 6.")
     assert not pattern.fullmatch("Double 3: 3 + 4 = 6.")
+
+
+def test_catch_rate_counts_the_models_own_wrong_steps_that_a_backtrack_follows() -> None:
+    problem = make_problems(1, seed=0)[0]  # "Compute 18 + 38."
+    caught_slip = "Ones: 8 + 8 = 15.\nWait, ones: 8 + 8 = 16, not 15.\n"
+    missed_big = "Tens: 1 + 3 + 1 = 9.\nSo 18 + 38 = 96.\n"
+    score = score_trace(problem, caught_slip + missed_big + "</think>\nThe answer is 96.")
+    # three wrong steps: the slip (caught), the tens (+4) and the sum (+40), neither caught
+    assert (score.n_wrong, score.caught, score.slips, score.slips_caught) == (3, 1, 1, 1)
+    fig = figures([score])
+    assert fig.catch_rate is not None and fig.catch_rate.mean == 1 / 3
+    assert fig.slip_share == 1 / 3
+    assert fig.slip_catch_rate is not None and fig.slip_catch_rate.mean == 1.0
+    (b,) = find_backtracks(check_thinking(caught_slip, problem), problem)
+    assert b.previous_index == 0
+
+
+def test_synthetic_traces_catch_every_injected_error() -> None:
+    traces = make_traces(make_problems(60, seed=1), TraceConfig(n_traces=60, trace_seed=1))
+    fig = figures([score_trace(t.problem, t.completion) for t in traces])
+    assert fig.catch_rate is not None and fig.catch_rate.mean == 1.0
+    assert fig.slip_share is not None and 0.0 < fig.slip_share <= 1.0
