@@ -56,7 +56,8 @@ def sample_traces(n: int, seed: int = 0) -> list[tuple[list[int], int]]:
     return out
 
 
-def _strip(traces: list[tuple[list[int], int]], eos: int) -> list[tuple[list[int], int]]:
+def strip_at_eos(traces: list[tuple[list[int], int]], eos: int) -> list[tuple[list[int], int]]:
+    """Each trace cut at its first end-of-text token after the prompt; empty completions dropped."""
     out = []
     for ids, n in traces:
         gen = ids[n:]
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         raw = [(t["ids"], t["n_prompt"]) for t in json.loads(Path(args.traces).read_text())]
     else:
         raw = sample_traces(96)
-    traces = _strip(raw, tok.eos_token_id)[:N_CALIBRATION]
+    traces = strip_at_eos(raw, tok.eos_token_id)[:N_CALIBRATION]
     c = build.collect(model, tok, traces, LAYER)
     w_c, w_b, fit = build.readouts(c)
     sae = load_sae(SAE).sae
