@@ -102,18 +102,14 @@ def main(argv: list[str] | None = None) -> None:
     from activation_store.models import planted_calibration as build
     from activation_store.models.config import ModelConfig
     from activation_store.models.smollm2 import BASE_SPEC, load_smollm2_hf
-    from experiments.planted.smollm2 import sample_traces, strip_at_eos
+    from experiments.planted.smollm2 import selection_traces
     from sae_analysis.loading import load_sae
 
     model, tok = load_smollm2_hf(ModelConfig(model=BASE_SPEC))
-    if args.traces:
-        raw = [(t["ids"], t["n_prompt"]) for t in json.loads(Path(args.traces).read_text())]
-    else:
-        raw = sample_traces(96)
+    traces = selection_traces(args.traces, tok.eos_token_id)
     if args.save_traces:
-        rows = [{"ids": ids, "n_prompt": n} for ids, n in raw]
+        rows = [{"ids": ids, "n_prompt": n} for ids, n in traces]
         Path(args.save_traces).write_text(json.dumps(rows))
-    traces = strip_at_eos(raw, tok.eos_token_id)
     c = build.collect(model, tok, traces, args.layer)  # resid: blocks.{layer}.hook_resid_post
     assert c.resid is not None
     sae = load_sae(args.sae).sae

@@ -68,6 +68,16 @@ def strip_at_eos(traces: list[tuple[list[int], int]], eos: int) -> list[tuple[li
     return out
 
 
+def selection_traces(path: str | None, eos: int) -> list[tuple[list[int], int]]:
+    """The 96 latent-selection traces (:func:`sample_traces`), or those saved at ``path`` (a JSON
+    list of ``{ids, n_prompt}``), cut at their end-of-text token."""
+    if path:
+        raw = [(t["ids"], t["n_prompt"]) for t in json.loads(Path(path).read_text())]
+    else:
+        raw = sample_traces(96)
+    return strip_at_eos(raw, eos)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--traces", help="JSON list of {ids, n_prompt} (default: sample 96)")
@@ -75,11 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     from sae_analysis.loading import load_sae
 
     model, tok = load_smollm2_hf(ModelConfig(model=BASE_SPEC))
-    if args.traces:
-        raw = [(t["ids"], t["n_prompt"]) for t in json.loads(Path(args.traces).read_text())]
-    else:
-        raw = sample_traces(96)
-    traces = strip_at_eos(raw, tok.eos_token_id)[:N_CALIBRATION]
+    traces = selection_traces(args.traces, tok.eos_token_id)[:N_CALIBRATION]
     c = build.collect(model, tok, traces, LAYER)
     w_c, w_b, fit = build.readouts(c)
     sae = load_sae(SAE).sae
