@@ -338,7 +338,7 @@ def probe_criterion(
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
     # how much to trust the figure: one offset's probe tested on a handful of positives moves by
     # ±0.1 between seeds
-    figure = {"auroc": auroc, "token_auroc": token, "min_test_positives": min(positives)}
+    figure = {"auroc": auroc, "token_auroc": token, "min_test_positives": min(positives, default=0)}
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
     if known:
         for label in known[0]:
