@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
 SHARE = (0.10, 0.30)
 MIN_RUN = 12.0
@@ -79,13 +78,15 @@ def screen_latents(
 
 def _auroc_columns(score: np.ndarray, label: np.ndarray) -> np.ndarray:
     """AUROC of each column of ``score`` for the same column of ``label`` (NaN: one class)."""
-    out = np.full(score.shape[1], np.nan)
-    n_pos = label.sum(axis=0)
-    n_neg = label.shape[0] - n_pos
-    for j in np.flatnonzero((n_pos > 0) & (n_neg > 0)):
-        ranks = rankdata(score[:, j])
-        out[j] = (ranks[label[:, j]].sum() - n_pos[j] * (n_pos[j] + 1) / 2) / (n_pos[j] * n_neg[j])
-    return out
+    from probes.metrics import ranking_metrics
+
+    ones = np.ones((1, score.shape[0]))
+    return np.array(
+        [
+            float(ranking_metrics(score[:, j], label[:, j], ones)[0][0])
+            for j in range(score.shape[1])
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
