@@ -81,14 +81,13 @@ def score_trace(problem: Problem, text: str) -> TraceScore:
     backtracks = find_backtracks(sentences, problem)
     answer = extract_answer(text)
     followed = {b.previous_index for b in backtracks}
-    wrong = [
-        i for i, s in enumerate(sentences) if s.verdict == "wrong" and not (s.backtrack or s.check)
-    ]
+    steps = [(i, s) for i, s in enumerate(sentences) if not (s.backtrack or s.check)]
+    wrong = [i for i, s in steps if s.verdict == "wrong"]
     slips = [i for i in wrong if _is_slip(sentences[i].stated, sentences[i].expected)]
     return TraceScore(
         problem_id=problem.id,
-        n_steps=sum(s.verdict != "unparsed" for s in sentences if not (s.backtrack or s.check)),
-        n_wrong=sum(s.verdict == "wrong" for s in sentences if not (s.backtrack or s.check)),
+        n_steps=sum(s.verdict != "unparsed" for _, s in steps),
+        n_wrong=len(wrong),
         n_backtracks=len(backtracks),
         after_wrong=sum(b.previous == "wrong" for b in backtracks),
         after_correct=sum(b.previous == "correct" for b in backtracks),
