@@ -92,7 +92,9 @@ def _auroc_columns(score: np.ndarray, label: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sae", required=True, help="SAE spec (built-in name or directory)")
-    parser.add_argument("--layer", type=int, default=10, help="block whose residual it reads")
+    parser.add_argument(
+        "--layer", type=int, help="block whose residual it reads (default: the SAE's hook's)"
+    )
     parser.add_argument("--traces", help="JSON list of {ids, n_prompt} (default: sample 96)")
     parser.add_argument("--save-traces", help="write the traces used to this JSON file")
     parser.add_argument("--top", type=int, default=8, help="candidates to list")
@@ -100,22 +102,43 @@ def main(argv: list[str] | None = None) -> None:
 
     import torch
 
+    from activation_store.core.errors import ToolkitError
     from activation_store.models import planted_calibration as build
     from activation_store.models.config import ModelConfig
+    from activation_store.models.hooks import parse_hook
     from activation_store.models.smollm2 import BASE_SPEC, load_smollm2_hf
     from experiments.planted.smollm2 import selection_traces
     from sae_analysis.loading import load_sae
 
+    if args.traces and not Path(args.traces).is_file():
+        parser.error(f"--traces {args.traces}: no such file (write one with --save-traces)")
+    try:  # refuse a bad SAE before minutes of sampling
+        loaded = load_sae(args.sae)
+        hook = parse_hook(loaded.hook_name) if loaded.hook_name else None
+    except ToolkitError as e:
+        parser.error(f"--sae: {e}")
+    sae_layer = hook.layer if hook is not None and hook.kind == "resid_post" else None
+    layer = args.layer if args.layer is not None else sae_layer
+    if layer is None:
+        parser.error(f"--sae {args.sae} names no blocks.L.hook_resid_post; pass --layer")
+    if sae_layer is not None and layer != sae_layer:
+        parser.error(f"--layer {layer}: the SAE reads {loaded.hook_name}")
     model, tok = load_smollm2_hf(ModelConfig(model=BASE_SPEC))
+    n_blocks = int(model.config.num_hidden_layers)
+    if not 0 <= layer < n_blocks - 1:
+        parser.error(f"--layer {layer}: must be 0…{n_blocks - 2} (the reader sits one block later)")
+    if loaded.d_in != int(model.config.hidden_size):
+        parser.error(
+            f"--sae {args.sae}: d_in {loaded.d_in} != the model's width {model.config.hidden_size}"
+        )
     traces = selection_traces(args.traces, tok.eos_token_id)
     if args.save_traces:
         rows = [{"ids": ids, "n_prompt": n} for ids, n in traces]
         Path(args.save_traces).write_text(json.dumps(rows))
-    c = build.collect(model, tok, traces, args.layer)  # resid: blocks.{layer}.hook_resid_post
+    c = build.collect(model, tok, traces, layer)  # resid: blocks.{layer}.hook_resid_post
     assert c.resid is not None
-    sae = load_sae(args.sae).sae
     with torch.no_grad():
-        active = (sae.encode(torch.from_numpy(c.resid)) > 0).numpy()
+        active = (loaded.sae.encode(torch.from_numpy(c.resid)) > 0).numpy()
     s = screen_latents(active, c.tokens, c.trace, c.boundary)
     header = (
         f"{args.sae}: {len(traces)} traces, {len(c.tokens)} tokens, {int(c.boundary.sum())} "

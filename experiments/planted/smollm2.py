@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from activation_store.models import planted_calibration as build
 from activation_store.models.config import ModelConfig
@@ -46,7 +47,7 @@ def sample_traces(n: int, seed: int = 0) -> list[tuple[list[int], int]]:
     random.Random(seed).shuffle(probs)
     out = []
     torch.manual_seed(seed)
-    for p in probs[:n]:
+    for p in tqdm(probs[:n], desc="sampling selection traces", unit="trace"):
         text = tok.apply_chat_template(
             [{"role": "user", "content": p.prompt}], tokenize=False, add_generation_prompt=True
         )
