@@ -341,18 +341,39 @@ def probe_criterion(
     figure = {"auroc": auroc, "token_auroc": token, "min_test_positives": min(positives, default=0)}
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
     if known:
-        for label in known[0]:
-            figure[f"planted_{label}"] = float(np.mean([p[label] for p in known]))
+        for name in known[0]:
+            figure[name] = float(np.mean([p[name] for p in known]))
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
         "AUROC, and the token-identity baseline's (min_test_positives: the fewest test positives "
         "of one offset's probe; planted_u: the planted direction's own AUROC on the probes' rows, "
-        "when the stores are there)",
+        "when the stores are there; planted_u_any_opener: the same against every token at the "
+        "positives' distance to the line's end, whatever opens its line; "
+        "positives_in_backtrack_lines: the share of the window's positives in a line that a "
+        "backtracking sentence opened)",
         figure,
         f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
         bool(auroc >= PROBE_MIN and token <= TOKEN_MAX),
     )
+
+
+def slot_matched_auroc(
+    scores: np.ndarray, positive: np.ndarray, pool: np.ndarray, slot: np.ndarray
+) -> float:
+    """AUROC of ``scores`` for ``positive`` against the ``pool`` rows, each pool row weighted so
+    that every slot's negatives weigh as much as its positives (pool rows of slots without a
+    positive get no weight)."""
+    from probes.metrics import ranking_metrics
+
+    size = int(slot.max()) + 1
+    n_pos = np.bincount(slot[positive], minlength=size)
+    n_pool = np.bincount(slot[pool & ~positive], minlength=size)
+    weight = positive.astype(np.float64)
+    neg = pool & ~positive & (n_pos[slot] > 0)
+    weight[neg] = n_pos[slot[neg]] / n_pool[slot[neg]]
+    auc, _ = ranking_metrics(scores, positive, weight[None, :])
+    return float(auc[0])
 
 
 def _planted_auroc(
@@ -365,30 +386,56 @@ def _planted_auroc(
     A reference, not a bound (a probe may also read correlates of ``u``): when it is low the
     planted concept does not separate the classes at the window and a failing c6 is the
     control's; when it passes and the probe does not, the probe is at fault.
+
+    ``{label}_any_opener`` is the same AUROC against every other reference token at the
+    positives' distance to the line's end (weighted slot by slot to the positives' counts),
+    whatever token opens its line: what the matched negatives' opener matching costs. Where events
+    chain (a backtracking line followed by another; ``positives_in_backtrack_lines``: the share of
+    the window's positives in a line that a backtracking sentence opened), matching on the opener
+    draws negatives from such lines too, in which a persistent concept is still high.
     """
     store_path = study / f"seed{seed}" / "store.h5"
     if not us or not store_path.is_file():
         return None
     from activation_store.reader import ActivationStore
     from experiments.study.stages import probe_config
+    from probes.layout import CLIP, store_layout
     from probes.metrics import ranking_metrics
     from probes.probe_data import build_probe_data
+    from probes.selection import event_mask
 
     cfg = probe_config(config, seed)
     window = set(parse_offsets(config.window))
     offsets = [o for o, d in enumerate(cfg.offsets) if d in window]
     with ActivationStore(store_path) as store:
-        data = build_probe_data(store, cfg)
-        x = store.read(cfg.models[0], config.steer_hook, data.rows).astype(np.float64)
+        layout = store_layout(store, store.models[0])
+        data = build_probe_data(store, cfg, layout)
+        ref = np.flatnonzero(data.reference.mask)
+        events = event_mask(store, cfg.label)
+        x = store.read(cfg.models[0], config.steer_hook, ref).astype(np.float64)
+    in_rows = np.searchsorted(ref, data.rows)  # the probe rows are reference rows
+    any_positive = np.zeros(len(ref), dtype=bool)
+    any_positive[in_rows[data.positive.any(axis=0)]] = True
+    slot = np.minimum(layout.until_line[ref], CLIP)
     out = {}
     for label, u in us.items():
         s = x @ u
-        aucs = []
+        matched, any_opener = [], []
         for o in offsets:
             sel = data.positive[o] | data.negative[o]
-            auc, _ = ranking_metrics(s[sel], data.positive[o][sel], np.ones((1, int(sel.sum()))))
-            aucs.append(float(auc[0]))
-        out[label] = float(np.mean(aucs))
+            y = data.positive[o][sel]
+            auc, _ = ranking_metrics(s[in_rows][sel], y, np.ones((1, int(sel.sum()))))
+            matched.append(float(auc[0]))
+            pos = np.zeros(len(ref), dtype=bool)
+            pos[in_rows[data.positive[o]]] = True
+            any_opener.append(slot_matched_auroc(s, pos, ~any_positive, slot))
+        out[f"planted_{label}"] = float(np.mean(matched))
+        out[f"planted_{label}_any_opener"] = float(np.mean(any_opener))
+    # a line opened by a backtracking sentence: its first token is an event
+    opened_by_event = events[ref - layout.since_line[ref]]
+    out["positives_in_backtrack_lines"] = float(
+        np.mean([opened_by_event[in_rows[data.positive[o]]].mean() for o in offsets])
+    )
     return out
 
 

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.cli import main
@@ -85,3 +86,22 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
     (c6,) = [c for c in fresh["criteria"] if c["key"] == "c6"]
     assert not any(k.startswith("planted_") for k in c6["figure"])
     assert c6["figure"]["min_test_positives"] >= 1
+
+
+def test_slot_matched_auroc_weighs_each_slots_negatives_as_its_positives() -> None:
+    """c6's planted_u_any_opener: negatives from every pool row, reweighted slot by slot."""
+    from experiments.study.ground_truth import slot_matched_auroc
+
+    # slot 0: 1 positive (score 2) and 1 pool row (3); slot 1: 1 positive (5), 3 pool rows (4);
+    # slot 2 has no positive, so its pool row (9) must not count
+    scores = np.array([2.0, 3.0, 5.0, 4.0, 4.0, 4.0, 9.0])
+    positive = np.array([1, 0, 1, 0, 0, 0, 0], dtype=bool)
+    pool = np.array([0, 1, 0, 1, 1, 1, 1], dtype=bool)
+    slot = np.array([0, 0, 1, 1, 1, 1, 2])
+    # negatives weigh 1 (slot 0, score 3) and 3 × 1/3 (slot 1, score 4): the positive at 2 beats
+    # neither, the one at 5 beats both → AUROC (0 + 2) / (2 · 2) = 0.5; unweighted it would be
+    # (0 + 4) / (2 · 5) with the slot-2 row
+    assert slot_matched_auroc(scores, positive, pool, slot) == pytest.approx(0.5)
+    # a pool row of a positive's own slot that a positive outranks raises it
+    scores[1] = 1.0
+    assert slot_matched_auroc(scores, positive, pool, slot) == pytest.approx(0.75)
