@@ -105,13 +105,17 @@ class ProbeConfig(SelectionConfig):
     max_negatives: int = 20_000
     """Negative rows sampled (seeded) in all: uniform negatives are shared by every offset, matched
     ones are drawn per offset (this budget split over the offsets, at least one per positive)."""
-    negatives: Literal["matched", "uniform"] = "matched"
+    negatives: Literal["matched", "position", "uniform"] = "matched"
     """matched: each offset's negatives come from the same layout slots as its positives (line
     opener, distance to the line's end and start; coarser slots where too few), so position in the
-    template cannot separate the classes, and metrics refer to that matched population; uniform: a
+    template cannot separate the classes, and metrics refer to that matched population; position:
+    the same without the line opener (distance to the line's end and start only) — where
+    backtracks chain, a line that a backtracking sentence opened is an outcome of whatever made
+    the model backtrack, and matching on its opener draws the negatives from such lines too
+    (README "Positive and null controls"); uniform: a
     uniform sample of reference tokens, weighted back to the population (AP and accuracy at the
-    true prevalence). Matched negatives are never positive at any probed offset; they need the
-    tokenizer of the store's first model (to find line and sentence ends)."""
+    true prevalence). Matched and position negatives are never positive at any probed offset; they
+    need the tokenizer of the store's first model (to find line and sentence ends)."""
     val_fraction: float = 0.15
     """Share of events whose traces form the validation split (chooses the regularisation)."""
     test_fraction: float = 0.25

@@ -10,7 +10,7 @@ ids alone (no activations):
   sits in the sequence) — what position in the template explains, as a number;
 - **matched negatives**: negatives drawn from tokens in the same layout slot as the positives
   (same line opener, same distance to the line's end and start), so that position alone cannot
-  separate the classes.
+  separate the classes; *position* negatives match the distances only.
 
 A line ends at a token whose text holds a newline; a sentence ends there too, or at a token whose
 text ends with ``.``, ``!`` or ``?``. The distance to the line's end uses tokens after the one
@@ -53,14 +53,16 @@ class Layout:
     position: NDArray[np.int64]
     """Position in its sequence."""
 
-    def key(self, level: int) -> NDArray[np.int64]:
-        """The layout slot of every token, from finest (level 0: opener, distance from the line's
-        start and to its end) to coarsest (level 3: every token in one slot)."""
+    def key(self, level: int, *, opener: bool = True) -> NDArray[np.int64]:
+        """The layout slot of every token, from finest (level 0: opener, distance to the line's
+        end and from its start) to coarsest (every token in one slot: level 3, or 2 without the
+        ``opener``)."""
         parts: list[NDArray[np.int64]] = [
-            self.line_opener,
+            *([self.line_opener] if opener else []),
             np.minimum(self.until_line, CLIP),
             np.minimum(self.since_line, CLIP),
-        ][: 3 - level]
+        ]
+        parts = parts[: len(parts) - level]
         if not parts:
             return np.zeros(len(self.position), dtype=np.int64)
         return np.unique(np.stack(parts, axis=1), axis=0, return_inverse=True)[1].reshape(-1)

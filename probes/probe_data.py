@@ -6,13 +6,15 @@ sequence lies in ``[d-k+1, d]``. Every positive is used; negatives are a seeded 
 at most ``max_negatives`` reference tokens shared by all offsets (a sampled token that is a
 positive at offset ``d`` counts as a positive there). With ``negatives="matched"`` each
 offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`), so
-that a probe cannot win by knowing where in the template it is. The rows read from the store are
+that a probe cannot win by knowing where in the template it is; ``negatives="position"`` does the
+same without the line opener. The rows read from the store are
 the union of all positives and negatives — a small subset of a large store.
 
 Class imbalance: training is class-balanced (each class carries half the loss). With uniform
 negatives, evaluation weights each sampled negative of a split by (negatives in the split's
 population) / (negatives sampled from it), so average precision and accuracy refer to the true
-prevalence; matched negatives weigh 1 (the metrics refer to the matched population). AUROC is
+prevalence; matched and position negatives weigh 1 (the metrics refer to the matched
+population). AUROC is
 unaffected by a uniform negative weight.
 """
 
@@ -96,7 +98,7 @@ def build_probe_data(
     row_part = split.seq_part()[seq]
     ref_rows = np.flatnonzero(reference.mask)
     rng = np.random.default_rng(config.seed)
-    if config.negatives == "matched":
+    if config.negatives != "uniform":
         if layout is None:
             layout = store_layout(store, store.models[0])
         neg_rows, levels = _matched_negatives(positive_full, reference.mask, layout, config, rng)
@@ -111,7 +113,7 @@ def build_probe_data(
     neg_weight, per_split = _negative_weights(
         positive_full, reference.mask, row_part, positive, negative, part
     )
-    if config.negatives == "matched":
+    if config.negatives != "uniform":
         neg_weight[:] = 1.0  # the matched population, not the whole reference set
     _check_counts(config, per_split, n_events)
     counts = {
@@ -188,6 +190,8 @@ def _negative_weights(
 
 MATCH_LEVELS = ("opener+line end+line start", "opener+line end", "opener", "any")
 """What a matched negative shares with its positives, finest first (see :meth:`Layout.key`)."""
+POSITION_LEVELS = ("line end+line start", "line end", "any")
+"""The same for position negatives (``negatives="position"``: the line opener left out)."""
 
 
 def _matched_negatives(
@@ -201,17 +205,20 @@ def _matched_negatives(
 
     Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
     positives; each positive's share is drawn without replacement from the non-positive reference
-    tokens of its finest layout slot (opener, distance to the line's end and from its start).
+    tokens of its finest layout slot (opener, distance to the line's end and from its start; the
+    opener left out with ``negatives="position"``).
     Only where a slot cannot give even one negative per positive does the shortfall move on to the
     next coarser slot, so matching stays as exact as the data allow. Returns the rows per offset
     and how many negatives were matched at each level.
     """
     candidates = reference & ~positive_full.any(axis=0)
-    keys = [layout.key(level) for level in range(len(MATCH_LEVELS))]
+    opener = config.negatives == "matched"
+    names = MATCH_LEVELS if opener else POSITION_LEVELS
+    keys = [layout.key(level, opener=opener) for level in range(len(names))]
     out, levels = [], []
     for o in range(positive_full.shape[0]):
         pos = np.flatnonzero(positive_full[o])
-        counts = dict.fromkeys(MATCH_LEVELS, 0)
+        counts = dict.fromkeys(names, 0)
         levels.append(counts)
         if not len(pos):  # refused with its reason by _check_counts
             out.append(np.zeros(0, dtype=np.int64))
@@ -234,7 +241,7 @@ def _matched_negatives(
                     picked = rng.choice(members, size=int(got[k]), replace=False)
                     chosen.append(picked)
                     free[picked] = False
-            counts[MATCH_LEVELS[level]] = int(got.sum())
+            counts[names[level]] = int(got.sum())
             # the next, coarser level only makes up one negative per positive a slot fell short of
             asking = want > 0
             short = np.maximum(np.bincount(key[pos[asking]], minlength=size) - got, 0)

@@ -80,7 +80,8 @@ class ProbeResult:
     auroc_over_structure_lo: float = NAN
     auroc_over_structure_hi: float = NAN
     negatives: str = "uniform"
-    """How the negatives were drawn: uniform (population weights) or matched (layout slots)."""
+    """How the negatives were drawn: uniform (population weights), matched (layout slots) or
+    position (layout slots without the line opener)."""
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def _probe_chunk(
 
 
 def _needs_layout(config: ProbeConfig) -> bool:
-    return config.negatives == "matched" or config.structure_baseline
+    return config.negatives != "uniform" or config.structure_baseline
 
 
 def _token_scores(

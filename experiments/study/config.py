@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, Literal, get_args
 
 from activation_store.core.configs import ConfigError, load_config
 from activation_store.models.hooks import hook_name
@@ -85,6 +85,10 @@ class StudyConfig:
     """Bootstrap replicates of the probes' CIs."""
     probe_n_shuffles: int = 3
     """Shuffled-label control probes per layer and offset."""
+    probe_negatives: Literal["matched", "position", "uniform"] = "matched"
+    """The probes' negatives (:attr:`probes.config.ProbeConfig.negatives`): matched on the line
+    opener and the distances to the line's end and start, on the distances only (position), or
+    uniform."""
     sae: str | None = "smollm2-135m-l10r-8x"
     """SAE for the base model at steer_layer (built-in name, sae_lens directory, or release:id);
     none (or an empty string) skips the decomposition."""

@@ -399,7 +399,7 @@ def _planted_auroc(
         return None
     from activation_store.reader import ActivationStore
     from experiments.study.stages import probe_config
-    from probes.layout import CLIP, store_layout
+    from probes.layout import store_layout
     from probes.metrics import ranking_metrics
     from probes.probe_data import build_probe_data
     from probes.selection import event_mask
@@ -416,7 +416,7 @@ def _planted_auroc(
     in_rows = np.searchsorted(ref, data.rows)  # the probe rows are reference rows
     any_positive = np.zeros(len(ref), dtype=bool)
     any_positive[in_rows[data.positive.any(axis=0)]] = True
-    slot = np.minimum(layout.until_line[ref], CLIP)
+    slot = layout.key(1, opener=False)[ref]  # the distance to the line's end
     out = {}
     for label, u in us.items():
         s = x @ u

@@ -327,6 +327,7 @@ def probe_config(config: StudyConfig, seed: int) -> ProbeConfig:
         min_events=config.min_events,
         device=config.device,
         max_negatives=config.probe_max_negatives,
+        negatives=config.probe_negatives,
         n_bootstrap=config.probe_n_bootstrap,
         n_shuffles=config.probe_n_shuffles,
         backend="torch" if _on_cuda(config.device) else "sklearn",

@@ -28,6 +28,10 @@ def test_layout_counts_from_line_and_sentence_boundaries() -> None:
     assert layout.position.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
     assert (layout.key(0) == layout.key(0)[0]).sum() == 1  # (opener, to end, from start) unique
     assert len(set(layout.key(2).tolist())) == 2 and set(layout.key(3).tolist()) == {0}
+    # without the opener, lines of different openers share their distance slots
+    assert len(set(layout.key(1).tolist())) == 8  # (opener, to end)
+    assert len(set(layout.key(1, opener=False).tolist())) == 5  # to end only
+    assert set(layout.key(2, opener=False).tolist()) == {0}
     assert layout.features(np.arange(10)).shape[0] == 10
 
 
@@ -88,3 +92,26 @@ def test_matched_negatives_are_never_positive_and_match_the_slots(position_only)
         assert len(neg) >= len(pos)
         key = layout.key(0)
         assert set(key[neg].tolist()) <= set(key[pos].tolist())  # every negative shares a slot
+
+
+def test_position_negatives_match_the_distances_whatever_opens_the_line(position_only) -> None:  # type: ignore[no-untyped-def]
+    """negatives="position": the slots of matched negatives without the line opener, so a
+    negative may come from a line another token opened (where backtracks chain, a line a
+    backtrack opened is an outcome of the concept, not the template)."""
+    cfg = ProbeConfig(offsets=(-3, -2), negatives="position", max_negatives=2000)
+    with ActivationStore(position_only.path) as store:
+        data = build_probe_data(store, cfg)
+        layout = store_layout(store, "base")
+    assert set(data.counts["per_offset"]["-2"]["match_levels"]) == {
+        "line end+line start",
+        "line end",
+        "any",
+    }
+    key, with_opener = layout.key(0, opener=False), layout.key(0)
+    for o in range(2):
+        pos, neg = data.rows[data.positive[o]], data.rows[data.negative[o]]
+        assert not (data.positive[:, data.negative[o]]).any()
+        assert set(key[neg].tolist()) <= set(key[pos].tolist())
+    # some of them sit in slots the opener-matched negatives could not come from
+    pos, neg = data.rows[data.positive[1]], data.rows[data.negative[1]]
+    assert not set(with_opener[neg].tolist()) <= set(with_opener[pos].tolist())
