@@ -135,14 +135,17 @@ def run_study(
 
         set_threads(config.threads)
     steps = all_steps(config, out)
+    deps = step_dependencies(steps)
     started = time.perf_counter()
     numbered = list(enumerate(steps, 1))
     if jobs > 1:
         seed_steps = [(i, s) for i, s in numbered if s.id.startswith("seed")]
-        _run_steps_in_parallel(config, out, state, seed_steps, len(steps), jobs, stream, started)
+        _run_steps_in_parallel(
+            config, out, state, seed_steps, len(steps), jobs, stream, started, deps
+        )
         numbered = [(i, s) for i, s in numbered if not s.id.startswith("seed")]
     for i, step in numbered:
-        _run_step(step, i, len(steps), out, state, runner, stream)
+        _run_step(step, i, len(steps), out, state, runner, stream, deps=deps)
         elapsed = time.perf_counter() - started
         print(f"    ({elapsed / 60:.1f} min so far)", file=stream, flush=True)
     seconds = {k: float(v["seconds"]) for k, v in state["steps"].items()}
@@ -153,11 +156,15 @@ def run_study(
 
 
 def step_dependencies(steps: Sequence[Step]) -> dict[str, tuple[str, ...]]:
-    """Step id → ids of the steps it waits for: its declared ``after``, or every earlier step of
-    its seed. Refuses (a bug in the stages) an ``after`` naming no earlier step."""
+    """Step id → ids of the steps it waits for (and reads from): its declared ``after``, or every
+    earlier step of its seed; a step of no seed (the findings, the report) every earlier step.
+    Refuses (a bug in the stages) an ``after`` naming no earlier step."""
     deps: dict[str, tuple[str, ...]] = {}
     earlier: dict[str, list[str]] = {}
-    for step in steps:
+    for n, step in enumerate(steps):
+        if "/" not in step.id:
+            deps[step.id] = tuple(s.id for s in steps[:n])
+            continue
         seed = step.id.split("/")[0]
         mine = earlier.setdefault(seed, [])
         if step.after is None:
@@ -180,6 +187,7 @@ def _run_steps_in_parallel(
     jobs: int,
     stream: TextIO,
     started: float,
+    deps: dict[str, tuple[str, ...]],
 ) -> None:
     """Every seed step as its own process, up to ``jobs`` at once, each started as soon as the
     steps it reads from are done (finished ones are skipped as in a serial run). After a failure
@@ -190,7 +198,6 @@ def _run_steps_in_parallel(
     # torch's default would take every core each, and N children stall one another
     threads = config.threads if config.threads is not None else threads_set()
     lock = threading.Lock()
-    deps = step_dependencies([s for _, s in numbered])
     pending = list(numbered)
     finished: set[str] = set()
     running: dict[Future[None], str] = {}
@@ -199,7 +206,7 @@ def _run_steps_in_parallel(
         seed, name = step.id.split("/")
         log = out / seed / "logs" / f"{name}.log"
         runner = subprocess_runner(log, threads)
-        _run_step(step, i, n_steps, out, state, runner, stream, lock=lock, log=log)
+        _run_step(step, i, n_steps, out, state, runner, stream, lock=lock, log=log, deps=deps)
         with lock:
             elapsed = (time.perf_counter() - started) / 60
             print(f"    ({step.id} done; {elapsed:.1f} min so far)", file=stream, flush=True)
@@ -236,12 +243,26 @@ def _run_step(
     *,
     lock: threading.Lock | None = None,
     log: Path | None = None,
+    deps: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     lock = lock or threading.Lock()
     done = state["steps"].get(step.id)
     if done is not None and done.get("argv") == list(step.argv):
-        print(f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped", file=stream, flush=True)
-        return
+        newer = _newer_inputs(step.id, (deps or {}).get(step.id, ()), state)
+        if not newer:
+            print(
+                f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped",
+                file=stream,
+                flush=True,
+            )
+            return
+        with lock:
+            print(
+                f"[{i}/{n}] {step.id}: done earlier, but {', '.join(newer[:3])}"
+                f"{' …' if len(newer) > 3 else ''} finished since: run again",
+                file=stream,
+                flush=True,
+            )
     argv = list(step.argv)
     if step.resumable_out is not None and (out / step.resumable_out).exists():
         argv.append("--resume")
@@ -265,9 +286,25 @@ def _run_step(
         state["steps"][step.id] = {
             "argv": list(step.argv),
             "seconds": round(seconds, 1),
-            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         }
         save_state(out, state)
+
+
+def _newer_inputs(step_id: str, deps: Sequence[str], state: dict[str, Any]) -> list[str]:
+    """The steps ``step_id`` reads from that finished after it did (e.g. a seed added to a study
+    whose findings were written): its outputs are stale and it runs again."""
+    steps = state["steps"]
+    mine = steps.get(step_id, {}).get("finished")
+    if mine is None:
+        return []
+    when = datetime.fromisoformat(mine)
+    return [
+        d
+        for d in deps
+        if steps.get(d, {}).get("finished") is not None
+        and datetime.fromisoformat(steps[d]["finished"]) > when
+    ]
 
 
 def _quote(arg: str) -> str:

@@ -151,7 +151,11 @@ def test_parallel_steps_start_once_what_they_read_is_done(
     run_study(config, tmp_path, runner=Recorder(), stream=io.StringIO(), jobs=3)
     deps = step_dependencies(all_steps(config, tmp_path.resolve()))
     assert set(spans) == {k for k in deps if k.startswith("seed")}
+    # the findings and the report read every seed step and run in this process after them
+    assert set(deps["findings"]) == set(spans) and "findings" in deps["report"]
     for step, needs in deps.items():
+        if step not in spans:
+            continue
         for need in needs:
             assert spans[need][1] <= spans[step][0], (step, need)
     (sweep_start, sweep_end), (abl_start, abl_end) = spans["seed0/sweep"], spans["seed0/ablation"]
@@ -213,3 +217,33 @@ def test_parallel_steps_run_under_this_process_threads(
         jobs=2,
     )
     assert seen == {2}
+
+
+def test_a_seed_added_to_a_finished_study_reruns_the_findings_and_report(tmp_path: Path) -> None:
+    """The findings read every seed: after a seed is added, skipping them (their command is the
+    same) would leave the one-seed findings standing as the study's."""
+    one = StudyConfig(seeds=(0,), sae=None, decision_points=False)
+    run_study(one, tmp_path, runner=Recorder(), stream=io.StringIO())
+    rec, stream = Recorder(), io.StringIO()
+    run_study(CONFIG, tmp_path, runner=rec, stream=stream)
+    ran = [c[:2] for c in rec.calls]
+    assert ran[-2:] == [["study", "findings"], ["report", "--out"]]
+    assert not any(str(tmp_path.resolve() / "seed0") in " ".join(c) for c in rec.calls[:-2])
+    assert "finished since: run again" in stream.getvalue()
+    again = Recorder()
+    run_study(CONFIG, tmp_path, runner=again, stream=io.StringIO())
+    assert again.calls == []
+
+
+def test_a_step_whose_input_finished_later_runs_again(tmp_path: Path) -> None:
+    """Within a seed too: a step that a rerun of what it reads from left behind is not skipped."""
+    run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
+    state_path = tmp_path / "study.json"
+    state = json.loads(state_path.read_text())
+    state["steps"]["seed1/directions"]["finished"] = "2999-01-01T00:00:00+00:00"
+    state_path.write_text(json.dumps(state))
+    rec = Recorder()
+    run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
+    ran = {c[0] for c in rec.calls}
+    assert "directions" not in ran and "traces" not in ran
+    assert {"steer", "study", "report"} <= ran  # the steering steps of seed 1 read the directions
