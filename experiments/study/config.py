@@ -86,9 +86,8 @@ class StudyConfig:
     probe_n_shuffles: int = 3
     """Shuffled-label control probes per layer and offset."""
     probe_negatives: Literal["matched", "position", "uniform"] = "matched"
-    """The probes' negatives (:attr:`probes.config.ProbeConfig.negatives`): matched on the line
-    opener and the distances to the line's end and start, on the distances only (position), or
-    uniform."""
+    """The probes' negatives (`backtrack probe --negatives`): matched on the line opener and the
+    distances to the line's end and start, on the distances only (position), or uniform."""
     sae: str | None = "smollm2-135m-l10r-8x"
     """SAE for the base model at steer_layer (built-in name, sae_lens directory, or release:id);
     none (or an empty string) skips the decomposition."""

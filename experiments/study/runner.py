@@ -25,7 +25,7 @@ from typing import Any, TextIO
 from activation_store.core.errors import InputError, ToolkitError
 from experiments.study.config import StudyConfig
 from experiments.study.stages import Step, all_steps
-from experiments.study.state import load_state, save_state
+from experiments.study.state import STATE, load_state, save_state
 
 CommandRunner = Callable[[Sequence[str]], int]
 """Runs one ``backtrack`` command (its argv without the program name) and returns its exit code;
@@ -136,6 +136,7 @@ def run_study(
         set_threads(config.threads)
     steps = all_steps(config, out)
     deps = step_dependencies(steps)
+    _refuse_stale_seed_steps(steps, deps, state, out)
     started = time.perf_counter()
     numbered = list(enumerate(steps, 1))
     if jobs > 1:
@@ -289,6 +290,26 @@ def _run_step(
             "finished": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
         }
         save_state(out, state)
+
+
+def _refuse_stale_seed_steps(
+    steps: Sequence[Step], deps: dict[str, tuple[str, ...]], state: dict[str, Any], out: Path
+) -> None:
+    """A finished seed step that a step it reads from finished after (its record removed from
+    ``study.json`` and run again) is refused before anything runs: resuming it would keep its
+    outputs from the old inputs, starting it afresh would lose them. The findings and the report
+    hold no state of their own and simply run again (:func:`_run_step`)."""
+    for step in steps:
+        done = state["steps"].get(step.id)
+        if "/" not in step.id or done is None or done.get("argv") != list(step.argv):
+            continue
+        newer = _newer_inputs(step.id, deps.get(step.id, ()), state)
+        if newer:
+            raise InputError(
+                f"step {step.id} in {str(out)!r} finished before {newer[0]}, which it reads "
+                "from, ran again, so its outputs are stale; rerun the study with a new --out "
+                f"(or remove the step's outputs and its entry in {STATE})"
+            )
 
 
 def _newer_inputs(step_id: str, deps: Sequence[str], state: dict[str, Any]) -> list[str]:

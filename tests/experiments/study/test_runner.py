@@ -235,15 +235,17 @@ def test_a_seed_added_to_a_finished_study_reruns_the_findings_and_report(tmp_pat
     assert again.calls == []
 
 
-def test_a_step_whose_input_finished_later_runs_again(tmp_path: Path) -> None:
-    """Within a seed too: a step that a rerun of what it reads from left behind is not skipped."""
+def test_a_seed_step_whose_input_ran_again_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    """Within a seed the outputs are resumable state (a sweep continues its generations): a
+    step left behind by a rerun of what it reads from is neither resumed nor overwritten."""
     run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
     state_path = tmp_path / "study.json"
     state = json.loads(state_path.read_text())
     state["steps"]["seed1/directions"]["finished"] = "2999-01-01T00:00:00+00:00"
     state_path.write_text(json.dumps(state))
     rec = Recorder()
-    run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
-    ran = {c[0] for c in rec.calls}
-    assert "directions" not in ran and "traces" not in ran
-    assert {"steer", "study", "report"} <= ran  # the steering steps of seed 1 read the directions
+    with pytest.raises(InputError, match=r"step seed1/\S+ .* finished before seed1/directions"):
+        run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
+    assert rec.calls == []
