@@ -7,15 +7,14 @@ at most ``max_negatives`` reference tokens shared by all offsets (a sampled toke
 positive at offset ``d`` counts as a positive there). With ``negatives="matched"`` each
 offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`), so
 that a probe cannot win by knowing where in the template it is; ``negatives="position"`` does the
-same without the line opener. The rows read from the store are
-the union of all positives and negatives — a small subset of a large store.
+same without the line opener. The rows read from the store are the union of all positives and
+negatives — a small subset of a large store.
 
 Class imbalance: training is class-balanced (each class carries half the loss). With uniform
 negatives, evaluation weights each sampled negative of a split by (negatives in the split's
 population) / (negatives sampled from it), so average precision and accuracy refer to the true
 prevalence; matched and position negatives weigh 1 (the metrics refer to the matched
-population). AUROC is
-unaffected by a uniform negative weight.
+population). AUROC is unaffected by a uniform negative weight.
 """
 
 from __future__ import annotations

@@ -127,16 +127,16 @@ def run_study(
     state = load_state(out)
     if state:
         _check_compatible(state, config, out)
-    state["config"] = _plain(config)
     state.setdefault("steps", {})
+    steps = all_steps(config, out)
+    deps = step_dependencies(steps)
+    _refuse_stale_seed_steps(steps, deps, state, out)  # before the new config is recorded
+    state["config"] = _plain(config)
     save_state(out, state)
     if config.threads is not None:
         from activation_store.core.threads import set_threads
 
         set_threads(config.threads)
-    steps = all_steps(config, out)
-    deps = step_dependencies(steps)
-    _refuse_stale_seed_steps(steps, deps, state, out)
     started = time.perf_counter()
     numbered = list(enumerate(steps, 1))
     if jobs > 1:

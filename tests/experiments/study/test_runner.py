@@ -249,3 +249,4 @@ def test_a_seed_step_whose_input_ran_again_is_refused_before_anything_runs(
     with pytest.raises(InputError, match=r"step seed1/\S+ .* finished before seed1/directions"):
         run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
     assert rec.calls == []
+    assert json.loads(state_path.read_text()) == state  # nothing recorded either
