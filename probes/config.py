@@ -113,8 +113,9 @@ class ProbeConfig(SelectionConfig):
     backtracks chain, a line that a backtracking sentence opened is an outcome of whatever made
     the model backtrack, and matching on its opener draws the negatives from such lines too
     (README "Positive and null controls"); uniform: a uniform sample of reference tokens, weighted
-    back to the population (AP and accuracy at the true prevalence). Matched and position negatives are never positive at any probed offset; they
-    need the tokenizer of the store's first model (to find line and sentence ends)."""
+    back to the population (AP and accuracy at the true prevalence). Matched and position
+    negatives are never positive at any probed offset; they need the tokenizer of the store's
+    first model (to find line and sentence ends)."""
     val_fraction: float = 0.15
     """Share of events whose traces form the validation split (chooses the regularisation)."""
     test_fraction: float = 0.25
