@@ -247,16 +247,11 @@ def _run_step(
     deps: dict[str, tuple[str, ...]] | None = None,
 ) -> None:
     lock = lock or threading.Lock()
-    done = state["steps"].get(step.id)
-    if done is not None and done.get("argv") == list(step.argv):
-        newer = _newer_inputs(step.id, (deps or {}).get(step.id, ()), state)
-        if not newer:
-            print(
-                f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped",
-                file=stream,
-                flush=True,
-            )
-            return
+    newer = _newer_inputs(step, (deps or {}).get(step.id, ()), state)
+    if newer == []:
+        print(f"[{i}/{n}] {step.id}: {step.title} — done earlier, skipped", file=stream, flush=True)
+        return
+    if newer:
         with lock:
             print(
                 f"[{i}/{n}] {step.id}: done earlier, but {', '.join(newer[:3])}"
@@ -300,10 +295,7 @@ def _refuse_stale_seed_steps(
     outputs from the old inputs, starting it afresh would lose them. The findings and the report
     hold no state of their own and simply run again (:func:`_run_step`)."""
     for step in steps:
-        done = state["steps"].get(step.id)
-        if "/" not in step.id or done is None or done.get("argv") != list(step.argv):
-            continue
-        newer = _newer_inputs(step.id, deps.get(step.id, ()), state)
+        newer = _newer_inputs(step, deps.get(step.id, ()), state) if "/" in step.id else None
         if newer:
             raise InputError(
                 f"step {step.id} in {str(out)!r} finished before {newer[0]}, which it reads "
@@ -312,14 +304,17 @@ def _refuse_stale_seed_steps(
             )
 
 
-def _newer_inputs(step_id: str, deps: Sequence[str], state: dict[str, Any]) -> list[str]:
-    """The steps ``step_id`` reads from that finished after it did (e.g. a seed added to a study
-    whose findings were written): its outputs are stale and it runs again."""
+def _newer_inputs(step: Step, deps: Sequence[str], state: dict[str, Any]) -> list[str] | None:
+    """None unless ``step`` finished with its present command; else the steps it reads from that
+    finished after it did (e.g. a seed added to a study whose findings were written), whose
+    outputs make its own stale."""
     steps = state["steps"]
-    mine = steps.get(step_id, {}).get("finished")
-    if mine is None:
+    done = steps.get(step.id)
+    if done is None or done.get("argv") != list(step.argv):
+        return None
+    if done.get("finished") is None:
         return []
-    when = datetime.fromisoformat(mine)
+    when = datetime.fromisoformat(done["finished"])
     return [
         d
         for d in deps
