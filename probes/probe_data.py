@@ -5,10 +5,11 @@ width ``k`` a reference token is *positive* when its offset from some backtracki
 sequence lies in ``[d-k+1, d]``. Every positive is used; negatives are a seeded uniform sample of
 at most ``max_negatives`` reference tokens shared by all offsets (a sampled token that is a
 positive at offset ``d`` counts as a positive there). With ``negatives="matched"`` each
-offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`), so
-that a probe cannot win by knowing where in the template it is; ``negatives="position"`` does the
-same without the line opener. The rows read from the store are the union of all positives and
-negatives — a small subset of a large store.
+offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`) in
+the positives' own split, so that a probe cannot win by knowing where in the template it is, in
+training or in evaluation; ``negatives="position"`` does the same without the line opener. The
+rows read from the store are the union of all positives and negatives — a small subset of a
+large store.
 
 Class imbalance: training is class-balanced (each class carries half the loss). With uniform
 negatives, evaluation weights each sampled negative of a split by (negatives in the split's
@@ -100,7 +101,9 @@ def build_probe_data(
     if config.negatives != "uniform":
         if layout is None:
             layout = store_layout(store, store.models[0])
-        neg_rows, levels = _matched_negatives(positive_full, reference.mask, layout, config, rng)
+        neg_rows, levels = _matched_negatives(
+            positive_full, reference.mask, row_part, layout, config, rng
+        )
     else:
         sample = rng.choice(ref_rows, size=min(config.max_negatives, len(ref_rows)), replace=False)
         neg_rows, levels = [np.sort(sample)] * len(config.offsets), None
@@ -196,16 +199,19 @@ POSITION_LEVELS = ("line end+line start", "line end", "any")
 def _matched_negatives(
     positive_full: NDArray[np.bool_],
     reference: NDArray[np.bool_],
+    row_part: NDArray[np.int8],
     layout: Layout,
     config: ProbeConfig,
     rng: np.random.Generator,
 ) -> tuple[list[NDArray[np.int64]], list[dict[str, int]]]:
-    """Per offset, negatives drawn slot by slot to match the positives' layout.
+    """Per offset, negatives drawn slot by slot to match the positives' layout, split by split.
 
     Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
     positives; each positive's share is drawn without replacement from the non-positive reference
     tokens of its finest layout slot (opener, distance to the line's end and from its start; the
-    opener left out with ``negatives="position"``).
+    opener left out with ``negatives="position"``) in its own split (``row_part``), so every
+    split's negatives match that split's positives and a split with positives gets negatives
+    wherever it has any non-positive reference token.
     Only where a slot cannot give even one negative per positive does the shortfall move on to the
     next coarser slot, so matching stays as exact as the data allow. Returns the rows per offset
     and how many negatives were matched at each level.
@@ -213,7 +219,8 @@ def _matched_negatives(
     candidates = reference & ~positive_full.any(axis=0)
     opener = config.negatives == "matched"
     names = MATCH_LEVELS if opener else POSITION_LEVELS
-    keys = [layout.key(level, opener=opener) for level in range(len(names))]
+    n_parts = len(PART_NAMES)
+    keys = [layout.key(level, opener=opener) * n_parts + row_part for level in range(len(names))]
     out, levels = [], []
     for o in range(positive_full.shape[0]):
         pos = np.flatnonzero(positive_full[o])

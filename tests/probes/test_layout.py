@@ -9,8 +9,9 @@ import pytest
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.layout import store_layout, token_layout
-from probes.probe_data import build_probe_data
+from probes.probe_data import _matched_negatives, build_probe_data
 from probes.probe_run import run_probes
+from probes.splits import TRAIN, VAL
 from tests.probes.helpers import CHECK, HOOKS, NEWLINE, template_store
 
 FAST = {"n_bootstrap": 200, "max_negatives": 3000, "Cs": (0.01, 1.0), "token_baseline": False}
@@ -115,3 +116,41 @@ def test_position_negatives_match_the_distances_whatever_opens_the_line(position
     # some of them sit in slots the opener-matched negatives could not come from
     pos, neg = data.rows[data.positive[1]], data.rows[data.negative[1]]
     assert not set(with_opener[neg].tolist()) <= set(with_opener[pos].tolist())
+
+
+@pytest.mark.parametrize("negatives", ["matched", "position"])
+def test_matched_negatives_come_from_their_positives_split(negatives: str) -> None:
+    """A val positive whose layout slot has candidates only in train takes its negatives from
+    val's coarser slots, never from train: each split's negatives match that split's positives
+    (and a split with positives is never left without negatives)."""
+    texts = {1: "Wait", 2: " x", 3: "\n", 4: "So"}
+    train = [1, 2, 2, 3] * 3  # lines opened by Wait: the positive's slot, but in train
+    val = [1, 2, 2, 3] + [4, 2, 2, 3] * 2  # one Wait line (its first token the positive), So lines
+    ids = np.array(train + val)
+    seq = np.array([0] * len(train) + [1] * len(val))
+    layout = token_layout(ids, seq, lambda batch: [texts[i] for i in batch])
+    positive = np.zeros((1, len(ids)), dtype=bool)
+    positive[0, len(train)] = True
+    row_part = np.where(seq == 0, TRAIN, VAL).astype(np.int8)
+    cfg = ProbeConfig(offsets=(0,), negatives=negatives, max_negatives=10)  # type: ignore[arg-type]
+    rows, levels = _matched_negatives(
+        positive, np.ones(len(ids), dtype=bool), row_part, layout, cfg, np.random.default_rng(0)
+    )
+    assert len(rows[0]) >= 1 and (row_part[rows[0]] == VAL).all()  # one from a coarser slot
+    assert not positive[0, rows[0]].any()
+    assert sum(levels[0].values()) == len(rows[0])
+    if negatives == "matched":  # its finest slot (Wait opens the line) has candidates in train only
+        assert levels[0]["opener+line end+line start"] == 0
+
+
+def test_every_split_of_the_store_gets_negatives_in_its_positives_slots(position_only) -> None:  # type: ignore[no-untyped-def]
+    cfg = ProbeConfig(offsets=(-2, 0), negatives="matched", max_negatives=2000)
+    with ActivationStore(position_only.path) as store:
+        data = build_probe_data(store, cfg)
+        key = store_layout(store, "base").key(0)
+    for o in range(2):
+        for p in range(3):
+            in_p = data.part == p
+            pos, neg = data.rows[data.positive[o] & in_p], data.rows[data.negative[o] & in_p]
+            assert len(neg) >= len(pos) > 0
+            assert set(key[neg].tolist()) <= set(key[pos].tolist())
