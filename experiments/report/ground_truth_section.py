@@ -45,7 +45,7 @@ def ground_truth_section(findings: dict[str, Any]) -> str | None:
             [
                 escape(c["key"]),
                 escape(c["criterion"]),
-                _figure(c["figure"]),
+                _figure(c["figure"]) + (f"<br><i>{escape(c['note'])}</i>" if c.get("note") else ""),
                 escape(c["threshold"]),
                 f'<b style="color:{colour}">{mark}</b>',
             ]

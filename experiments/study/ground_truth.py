@@ -322,6 +322,8 @@ def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> 
 def probe_criterion(
     config: StudyConfig, study: Path, us: dict[str, np.ndarray] | None = None
 ) -> dict[str, Any]:
+    from experiments.study.probe_findings import probe_answer
+
     window = set(parse_offsets(config.window))
     aurocs, tokens, positives = [], [], []
     for seed in config.seeds:
@@ -336,9 +338,17 @@ def probe_criterion(
                 tokens.append(r["token_auroc"])
                 positives.append(int(r["n_test_pos"]))
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
-    # how much to trust the figure: one offset's probe tested on a handful of positives moves by
-    # ±0.1 between seeds
-    figure = {"auroc": auroc, "token_auroc": token, "min_test_positives": min(positives, default=0)}
+    # how much to trust the figure: Q3's 95 % CI of the window's mean AUROC (the trace-bootstrap
+    # CIs of its offsets and seeds), and the fewest test positives of one offset's probe
+    chance = probe_answer(config, study)[0].effects[0]
+    lo, hi = max(0.0, 0.5 + chance.lo), min(1.0, 0.5 + chance.hi)
+    figure = {
+        "auroc": auroc,
+        "auroc_lo": lo,
+        "auroc_hi": hi,
+        "token_auroc": token,
+        "min_test_positives": min(positives, default=0),
+    }
     known = [p for p in (_planted_auroc(config, study, s, us or {}) for s in config.seeds) if p]
     if known:
         for name in known[0]:
@@ -346,7 +356,8 @@ def probe_criterion(
     return _criterion(
         "c6",
         f"the reasoner's layer-{config.steer_layer} probes over the window {config.window}: test "
-        "AUROC, and the token-identity baseline's (min_test_positives: the fewest test positives "
+        "AUROC, and the token-identity baseline's (auroc_lo, auroc_hi: the 95 % CI of the "
+        "window's mean AUROC, as in Q3; min_test_positives: the fewest test positives "
         "of one offset's probe; planted_u: the planted direction's own AUROC on the probes' rows, "
         "when the stores are there; planted_u_any_opener: the same against every token at the "
         "positives' distance to the line's end, whatever opens its line; "
@@ -355,6 +366,12 @@ def probe_criterion(
         figure,
         f"AUROC ≥ {PROBE_MIN}; token AUROC ≤ {TOKEN_MAX}",
         bool(auroc >= PROBE_MIN and token <= TOKEN_MAX),
+        note=(
+            f"the AUROC's 95 % CI [{lo:.3f}, {hi:.3f}] holds {PROBE_MIN}: the test sets are too "
+            "small for this grade to be decisive"
+            if lo < PROBE_MIN <= hi
+            else None
+        ),
     )
 
 
@@ -524,7 +541,8 @@ def ground_truth_lines(truth: dict[str, Any]) -> list[str]:
     ]
     for c in truth["criteria"]:
         mark = {True: "PASS", False: "FAIL", None: "----"}[c["passed"]]
+        note = f"; {c['note']}" if c.get("note") else ""
         out.append(
-            f"  {mark} {c['key']}: {c['criterion']}: {_short(c['figure'])} ({c['threshold']})"
+            f"  {mark} {c['key']}: {c['criterion']}: {_short(c['figure'])} ({c['threshold']}){note}"
         )
     return out

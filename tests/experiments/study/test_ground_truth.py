@@ -50,6 +50,7 @@ def test_lines_and_section_show_every_criterion() -> None:
                 "figure": {"cut": -1.0},
                 "threshold": "≥ 80%",
                 "passed": False,
+                "note": "too few <samples>",
             },
         ],
         "passed": 1,
@@ -58,8 +59,10 @@ def test_lines_and_section_show_every_criterion() -> None:
     lines = ground_truth_lines(truth)
     assert "1/2 criteria passed" in lines[0]
     assert lines[1].startswith("  PASS c1") and lines[2].startswith("  FAIL c4")
+    assert lines[2].endswith("; too few <samples>") and "note" not in lines[1]
     html = ground_truth_section({"ground_truth": truth})
     assert html is not None and "FAIL" in html and "PASS" in html and "0.800" in html
+    assert "too few &lt;samples&gt;" in html  # a criterion's note is shown, escaped
     assert ground_truth_section({"answers": []}) is None
 
 
@@ -67,7 +70,8 @@ def test_lines_and_section_show_every_criterion() -> None:
 def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: Path) -> None:
     """The committed SmolLM2 single study (no activation stores) regrades to the same figures;
     what needs a store (c1 at offset −1, c6's planted_u) is left out, never filled with NaN.
-    Figures added since the study was committed (c6's min_test_positives) come on top."""
+    Figures added since the study was committed (c6's min_test_positives and its CI) come on
+    top."""
     committed = REPO_ROOT / "results" / "planted" / "single"
     study = tmp_path / "single"
     shutil.copytree(committed, study)
@@ -75,7 +79,7 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
     assert main(["--threads", "1", "study", "findings", str(study)]) == 0
     fresh = json.loads((study / "findings" / "findings.json").read_text())["ground_truth"]
     old = json.loads((committed / "findings" / "findings.json").read_text())["ground_truth"]
-    added = {"c6": {"min_test_positives"}}
+    added = {"c6": {"min_test_positives", "auroc_lo", "auroc_hi"}}
     for new, before in zip(fresh["criteria"], old["criteria"], strict=True):
         assert (new["key"], new["passed"]) == (before["key"], before["passed"])
         if not isinstance(before["figure"], dict):
@@ -86,6 +90,7 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
     (c6,) = [c for c in fresh["criteria"] if c["key"] == "c6"]
     assert not any(k.startswith("planted_") for k in c6["figure"])
     assert c6["figure"]["min_test_positives"] >= 1
+    assert c6["figure"]["auroc_lo"] <= c6["figure"]["auroc"] <= c6["figure"]["auroc_hi"]
 
 
 def test_slot_matched_auroc_weighs_each_slots_negatives_as_its_positives() -> None:
