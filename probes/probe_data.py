@@ -207,7 +207,8 @@ def _matched_negatives(
     """Per offset, negatives drawn slot by slot to match the positives' layout, split by split.
 
     Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
-    positives; each positive's share is drawn without replacement from the non-positive reference
+    positives (one each, the rest at random); each positive's share is drawn without replacement
+    from the non-positive reference
     tokens of its finest layout slot (opener, distance to the line's end and from its start; the
     opener left out with ``negatives="position"``) in its own split (``row_part``), so every
     split's negatives match that split's positives and a split with positives gets negatives
@@ -230,7 +231,8 @@ def _matched_negatives(
             out.append(np.zeros(0, dtype=np.int64))
             continue
         target = max(len(pos), config.max_negatives // positive_full.shape[0])
-        want = rng.multinomial(target, np.full(len(pos), 1 / len(pos)))
+        # one negative per positive, the rest of the budget shared out at random
+        want = 1 + rng.multinomial(target - len(pos), np.full(len(pos), 1 / len(pos)))
         free = candidates.copy()
         chosen: list[NDArray[np.int64]] = []
         for level, key in enumerate(keys):

@@ -320,9 +320,11 @@ def sae_criterion(config: StudyConfig, study: Path, latents: dict[str, int]) -> 
 
 
 def probe_criterion(
-    config: StudyConfig, study: Path, us: dict[str, np.ndarray] | None = None
+    config: StudyConfig, study: Path, q3: Answer, us: dict[str, np.ndarray] | None = None
 ) -> dict[str, Any]:
-    from experiments.study.probe_findings import probe_answer
+    """Criterion 6 from the seeds' probe results; ``q3`` (the findings' answer) gives the CI of the
+    window's mean AUROC."""
+    from experiments.study.probe_findings import OVER_CHANCE
 
     window = set(parse_offsets(config.window))
     aurocs, tokens, positives = [], [], []
@@ -340,7 +342,7 @@ def probe_criterion(
     auroc, token = float(np.mean(aurocs)), float(np.mean(tokens))
     # how much to trust the figure: Q3's 95 % CI of the window's mean AUROC (the trace-bootstrap
     # CIs of its offsets and seeds), and the fewest test positives of one offset's probe
-    chance = probe_answer(config, study)[0].effects[0]
+    (chance,) = [e for e in q3.effects if e.label == OVER_CHANCE]
     lo, hi = max(0.0, 0.5 + chance.lo), min(1.0, 0.5 + chance.hi)
     figure = {
         "auroc": auroc,
@@ -493,7 +495,7 @@ def ground_truth(
         criteria += [ablation_criterion(config, study, m) for m in config.ablation_modes]
         if latents and config.sae is not None:
             criteria.append(sae_criterion(config, study, latents))
-        criteria.append(probe_criterion(config, study, us))
+        criteria.append(probe_criterion(config, study, answers["q3"], us))
         if variant == "joint":
             q4 = answers["q4"]
             e = q4.effects[0]

@@ -21,6 +21,10 @@ from experiments.study.effects import (
     verdict,
 )
 
+OVER_CHANCE = "probe AUROC − 0.5 (window mean)"
+"""The label of Q3's effect of the window's mean AUROC over chance (ground truth's c6 reads its
+CI)."""
+
 
 def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, Any]]:
     """Q3: probe AUROC − token-identity AUROC over the window's offsets, reasoner, steer layer."""
@@ -48,7 +52,7 @@ def probe_answer(config: StudyConfig, study: Path) -> tuple[Answer, dict[str, An
     over = [table[str(o)]["over_token"] for o in in_window]
     chance = [table[str(o)]["over_chance"] for o in in_window]
     pooled_over = _mean_effects("probe AUROC − token-identity AUROC (window mean)", over)
-    pooled_chance = _mean_effects("probe AUROC − 0.5 (window mean)", chance)
+    pooled_chance = _mean_effects(OVER_CHANCE, chance)
     effects = [pooled_chance, pooled_over]
     structure_note = " (no structure baseline in these results)"
     if all("over_structure" in table[str(o)] for o in in_window):

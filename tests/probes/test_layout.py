@@ -136,11 +136,34 @@ def test_matched_negatives_come_from_their_positives_split(negatives: str) -> No
     rows, levels = _matched_negatives(
         positive, np.ones(len(ids), dtype=bool), row_part, layout, cfg, np.random.default_rng(0)
     )
-    assert len(rows[0]) >= 1 and (row_part[rows[0]] == VAL).all()  # one from a coarser slot
+    assert len(rows[0]) >= 1 and (row_part[rows[0]] == VAL).all()
     assert not positive[0, rows[0]].any()
     assert sum(levels[0].values()) == len(rows[0])
     if negatives == "matched":  # its finest slot (Wait opens the line) has candidates in train only
         assert levels[0]["opener+line end+line start"] == 0
+
+
+def test_every_positive_gets_a_matched_negative_even_at_the_smallest_budget() -> None:
+    """With a budget of one negative per positive, each positive's slot gets its one: the budget's
+    share is never zero for a positive, so no slot (and no split) is left short."""
+    texts = {1: "Wait", 2: " x", 3: "\n"}
+    ids = np.array(([1] + [2] * 9 + [3]) * 24)
+    seq = np.repeat(np.arange(24), 11)
+    layout = token_layout(ids, seq, lambda batch: [texts[i] for i in batch])
+    positive = np.zeros((1, len(ids)), dtype=bool)
+    positive[0, [11 * line + line for line in range(10)]] = True  # ten slots: 0…9 from line start
+    cfg = ProbeConfig(offsets=(0,), negatives="matched", max_negatives=10)  # a budget of 10
+    rows, levels = _matched_negatives(
+        positive,
+        np.ones(len(ids), dtype=bool),
+        np.full(len(ids), VAL, dtype=np.int8),
+        layout,
+        cfg,
+        np.random.default_rng(0),
+    )
+    key = layout.key(0)
+    assert sorted(key[rows[0]].tolist()) == sorted(key[positive[0]].tolist())
+    assert levels[0]["opener+line end+line start"] == 10
 
 
 def test_every_split_of_the_store_gets_negatives_in_its_positives_slots(position_only) -> None:  # type: ignore[no-untyped-def]

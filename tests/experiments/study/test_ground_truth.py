@@ -14,6 +14,7 @@ from experiments.report.ground_truth_section import ground_truth_section
 from experiments.study.answers import Answer
 from experiments.study.effects import Effect
 from experiments.study.ground_truth import base_criterion, ground_truth_lines
+from experiments.study.probe_findings import OVER_CHANCE
 from tests.paths import REPO_ROOT
 
 
@@ -90,7 +91,15 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
     (c6,) = [c for c in fresh["criteria"] if c["key"] == "c6"]
     assert not any(k.startswith("planted_") for k in c6["figure"])
     assert c6["figure"]["min_test_positives"] >= 1
-    assert c6["figure"]["auroc_lo"] <= c6["figure"]["auroc"] <= c6["figure"]["auroc_hi"]
+    # c6's CI is Q3's, moved from "over chance" to AUROC
+    (q3,) = [
+        a
+        for a in json.loads((study / "findings" / "findings.json").read_text())["answers"]
+        if a["key"] == "q3"
+    ]
+    (chance,) = [e for e in q3["effects"] if e["label"] == OVER_CHANCE]
+    assert c6["figure"]["auroc_lo"] == pytest.approx(max(0.0, 0.5 + chance["lo"]))
+    assert c6["figure"]["auroc_hi"] == pytest.approx(min(1.0, 0.5 + chance["hi"]))
 
 
 def test_slot_matched_auroc_weighs_each_slots_negatives_as_its_positives() -> None:

@@ -17,6 +17,7 @@ import pytest
 from experiments.cli import main
 from experiments.study.config import load_study_config
 from experiments.study.ground_truth import probe_criterion
+from experiments.study.probe_findings import probe_answer
 from experiments.study.stages import probe_config
 from probes.probe_report import write_report
 from probes.probe_run import run_probes
@@ -114,7 +115,8 @@ def test_position_negatives_recover_what_opener_matching_costs(
     assert record is not None
     us = {d["name"]: np.asarray(d["u"], dtype=np.float64) for d in record["directions"]}
     us = {name: u / np.linalg.norm(u) for name, u in us.items()}
-    position = probe_criterion(config, tmp_path, us)["figure"]
+    q3, _ = probe_answer(config, tmp_path)
+    position = probe_criterion(config, tmp_path, q3, us)["figure"]
     (matched,) = [c["figure"] for c in single["ground_truth"]["criteria"] if c["key"] == "c6"]
     assert position["planted_u"] > matched["planted_u"], (position, matched)
     assert position["auroc"] > matched["auroc"], (position, matched)
