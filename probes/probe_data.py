@@ -101,6 +101,11 @@ def build_probe_data(
     if config.negatives != "uniform":
         if layout is None:
             layout = store_layout(store, store.models[0])
+        if len(layout.position) != len(seq):
+            raise InputError(
+                f"the layout covers {len(layout.position)} tokens, the store {len(seq)}; build it "
+                "with probes.layout.store_layout(store, model) of this store"
+            )
         neg_rows, levels = _matched_negatives(
             positive_full, reference.mask, row_part, layout, config, rng
         )

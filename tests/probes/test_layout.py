@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from activation_store.core.errors import InputError
 from activation_store.reader import ActivationStore
 from probes.config import ProbeConfig
 from probes.layout import store_layout, token_layout
@@ -177,3 +178,10 @@ def test_every_split_of_the_store_gets_negatives_in_its_positives_slots(position
             pos, neg = data.rows[data.positive[o] & in_p], data.rows[data.negative[o] & in_p]
             assert len(neg) >= len(pos) > 0
             assert set(key[neg].tolist()) <= set(key[pos].tolist())
+
+
+def test_a_layout_of_another_store_is_refused(position_only) -> None:  # type: ignore[no-untyped-def]
+    texts = {1: "Wait", 2: "\n"}
+    other = token_layout(np.array([1, 2]), np.array([0, 0]), lambda b: [texts[i] for i in b])
+    with ActivationStore(position_only.path) as store, pytest.raises(InputError, match="layout"):
+        build_probe_data(store, ProbeConfig(offsets=(0,), negatives="matched"), other)
