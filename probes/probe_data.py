@@ -213,11 +213,10 @@ def _matched_negatives(
 
     Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
     positives (one each, the rest at random); each positive's share is drawn without replacement
-    from the non-positive reference
-    tokens of its finest layout slot (opener, distance to the line's end and from its start; the
-    opener left out with ``negatives="position"``) in its own split (``row_part``), so every
-    split's negatives match that split's positives and a split with positives gets negatives
-    wherever it has any non-positive reference token.
+    from the non-positive reference tokens of its finest layout slot (opener, distance to the
+    line's end and from its start; the opener left out with ``negatives="position"``) in its own
+    split (``row_part``), so every split's negatives match that split's positives and a split
+    with positives gets negatives wherever it has any non-positive reference token.
     Only where a slot cannot give even one negative per positive does the shortfall move on to the
     next coarser slot, so matching stays as exact as the data allow. Returns the rows per offset
     and how many negatives were matched at each level.

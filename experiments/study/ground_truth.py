@@ -67,6 +67,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / (np.linalg.norm(v) or 1.0)
 
 
+def planted_directions(record: dict[str, Any]) -> dict[str, np.ndarray]:
+    """A planted record's directions by name, as unit vectors: the ``u`` the criteria grade
+    against."""
+    return {d["name"]: _unit(np.asarray(d["u"], dtype=np.float64)) for d in record["directions"]}
+
+
 def _direction(path: Path) -> np.ndarray | None:
     """A saved direction's vector; in committed results only the steering runs keep copies."""
     from activation_store.direction import load_direction
@@ -468,7 +474,7 @@ def ground_truth(
     if record is None:
         return None
     variant = str(record.get("variant", "single"))
-    us = {d["name"]: _unit(np.asarray(d["u"], dtype=np.float64)) for d in record["directions"]}
+    us = planted_directions(record)
     latents = {d["name"]: int(d["sae_latent"]) for d in record["directions"] if "sae_latent" in d}
     criteria = [cosine_criterion(config, study, us)]
     if record.get("layer") != config.steer_layer:

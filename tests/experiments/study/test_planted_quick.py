@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from experiments.cli import main
 from experiments.study.config import load_study_config
-from experiments.study.ground_truth import probe_criterion
+from experiments.study.ground_truth import planted_directions, probe_criterion
 from experiments.study.probe_findings import probe_answer
 from experiments.study.stages import probe_config
 from probes.probe_report import write_report
@@ -113,8 +112,7 @@ def test_position_negatives_recover_what_opener_matching_costs(
     (tmp_path / "seed0" / "store.h5").symlink_to(single_dir / "seed0" / "store.h5")
     record = planted_record(config.reasoner)
     assert record is not None
-    us = {d["name"]: np.asarray(d["u"], dtype=np.float64) for d in record["directions"]}
-    us = {name: u / np.linalg.norm(u) for name, u in us.items()}
+    us = planted_directions(record)
     q3, _ = probe_answer(config, tmp_path)
     position = probe_criterion(config, tmp_path, q3, us)["figure"]
     (matched,) = [c["figure"] for c in single["ground_truth"]["criteria"] if c["key"] == "c6"]
