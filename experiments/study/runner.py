@@ -291,16 +291,32 @@ def _refuse_stale_seed_steps(
     steps: Sequence[Step], deps: dict[str, tuple[str, ...]], state: dict[str, Any], out: Path
 ) -> None:
     """A finished seed step that a step it reads from finished after (its record removed from
-    ``study.json`` and run again) is refused before anything runs: resuming it would keep its
-    outputs from the old inputs, starting it afresh would lose them. The findings and the report
-    hold no state of their own and simply run again (:func:`_run_step`)."""
-    for step in steps:
-        newer = _newer_inputs(step, deps.get(step.id, ()), state) if "/" in step.id else None
-        if newer:
+    ``study.json`` and run again), or will run in this invocation (its record removed, not yet
+    run), is refused before anything runs: resuming it would keep its outputs from the old
+    inputs, starting it afresh would lose them. The findings and the report hold no state of
+    their own and simply run again (:func:`_run_step`)."""
+    will_run: set[str] = set()
+    for step in steps:  # a step's inputs come before it
+        mine = deps.get(step.id, ())
+        newer = _newer_inputs(step, mine, state)
+        upstream = [d for d in mine if d in will_run]
+        if newer is None:
+            will_run.add(step.id)
+        elif "/" not in step.id:
+            if newer or upstream:
+                will_run.add(step.id)
+        elif newer:
             raise InputError(
                 f"step {step.id} in {str(out)!r} finished before {newer[0]}, which it reads "
                 "from, ran again, so its outputs are stale; rerun the study with a new --out "
                 f"(or remove the step's outputs and its entry in {STATE})"
+            )
+        elif upstream:
+            raise InputError(
+                f"step {step.id} in {str(out)!r} finished, but {upstream[0]}, which it reads "
+                "from, has no record and would run again first, leaving its outputs stale; "
+                f"remove the step's outputs and its entry in {STATE} too, or rerun the study "
+                "with a new --out"
             )
 
 

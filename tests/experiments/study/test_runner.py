@@ -250,3 +250,35 @@ def test_a_seed_step_whose_input_ran_again_is_refused_before_anything_runs(
         run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
     assert rec.calls == []
     assert json.loads(state_path.read_text()) == state  # nothing recorded either
+
+
+def test_a_seed_step_whose_input_has_no_record_is_refused_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    """Removing a step's record (as the refusal above suggests) makes it run again first: the
+    finished steps reading from it would then be resumed from outputs of the old inputs (a
+    sweep's generations steered by the old directions), so they are refused too, up front —
+    and run once their records go as well."""
+    run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
+    state_path = tmp_path / "study.json"
+    state = json.loads(state_path.read_text())
+    del state["steps"]["seed1/directions"]
+    state_path.write_text(json.dumps(state))
+    rec = Recorder()
+    with pytest.raises(
+        InputError, match=r"step seed1/\S+ .* finished, but seed1/directions, which it reads from"
+    ):
+        run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
+    assert rec.calls == []
+    assert json.loads(state_path.read_text()) == state
+    deps = step_dependencies(all_steps(CONFIG, tmp_path.resolve()))
+    downstream = {k for k, v in deps.items() if "seed1/directions" in v and k.startswith("seed1")}
+    assert {"seed1/sweep", "seed1/ablation"} <= downstream
+    for k in downstream:
+        del state["steps"][k]
+    state_path.write_text(json.dumps(state))
+    rec = Recorder()
+    run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
+    ran = {c[0] if c[0] != "steer" else f"steer {c[1]}" for c in rec.calls}
+    assert {"directions", "steer sweep", "steer ablate"} <= ran
+    assert not any(str(tmp_path.resolve() / "seed0") in " ".join(c) for c in rec.calls[:-2])
