@@ -290,34 +290,47 @@ def _run_step(
 def _refuse_stale_seed_steps(
     steps: Sequence[Step], deps: dict[str, tuple[str, ...]], state: dict[str, Any], out: Path
 ) -> None:
-    """A finished seed step that a step it reads from finished after (its record removed from
-    ``study.json`` and run again), or will run in this invocation (its record removed, not yet
-    run), is refused before anything runs: resuming it would keep its outputs from the old
-    inputs, starting it afresh would lose them. The findings and the report hold no state of
-    their own and simply run again (:func:`_run_step`)."""
+    """Refuse, before anything runs, every seed step whose outputs would be stale: one finished
+    before a step it reads from ran again, or before one that will run in this invocation (its
+    record removed from ``study.json``, or its command changed), and one whose record is gone but
+    whose resumable outputs are left from before such an input. Resuming it would keep outputs
+    made from the old inputs (a sweep's generations steered by the old directions), starting it
+    afresh would lose them. One refusal lists them all, with the outputs to remove. The findings
+    and the report hold no state of their own and simply run again (:func:`_run_step`)."""
     will_run: set[str] = set()
-    for step in steps:  # a step's inputs come before it
+    stale: list[str] = []
+    leftovers: list[str] = []
+    for step in steps:  # a step's inputs come before it (step_dependencies)
         mine = deps.get(step.id, ())
         newer = _newer_inputs(step, mine, state)
         upstream = [d for d in mine if d in will_run]
-        if newer is None:
-            will_run.add(step.id)
-        elif "/" not in step.id:
-            if newer or upstream:
-                will_run.add(step.id)
-        elif newer:
-            raise InputError(
-                f"step {step.id} in {str(out)!r} finished before {newer[0]}, which it reads "
-                "from, ran again, so its outputs are stale; rerun the study with a new --out "
-                f"(or remove the step's outputs and its entry in {STATE})"
-            )
-        elif upstream:
-            raise InputError(
-                f"step {step.id} in {str(out)!r} finished, but {upstream[0]}, which it reads "
-                "from, has no record and would run again first, leaving its outputs stale; "
-                f"remove the step's outputs and its entry in {STATE} too, or rerun the study "
-                "with a new --out"
-            )
+        left = step.resumable_out is not None and (out / step.resumable_out).exists()
+        if "/" in step.id:
+            if newer:
+                stale.append(
+                    f"step {step.id} finished before {newer[0]}, which it reads from, ran again"
+                )
+            elif upstream and newer is not None:
+                stale.append(
+                    f"step {step.id} finished before {upstream[0]}, which it reads from and which "
+                    "will run first (no record, or another command)"
+                )
+            elif upstream and left:
+                stale.append(
+                    f"step {step.id} has no record but left outputs from before {upstream[0]}, "
+                    "which it reads from and which will run first"
+                )
+            if (newer or upstream) and left:
+                leftovers.append(str(out / str(step.resumable_out)))
+        if newer is None or newer or upstream:
+            will_run.add(step.id)  # stale steps too, so that the steps reading them are listed
+    if stale:
+        remove = f"their outputs ({', '.join(leftovers)}) and " if leftovers else ""
+        raise InputError(
+            f"in {str(out)!r} the outputs of {len(stale)} step(s) would be stale: "
+            f"{'; '.join(stale)}; remove {remove}their records in {STATE}, or rerun the study "
+            "with a new --out"
+        )
 
 
 def _newer_inputs(step: Step, deps: Sequence[str], state: dict[str, Any]) -> list[str] | None:

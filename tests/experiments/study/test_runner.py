@@ -257,28 +257,48 @@ def test_a_seed_step_whose_input_has_no_record_is_refused_before_anything_runs(
 ) -> None:
     """Removing a step's record (as the refusal above suggests) makes it run again first: the
     finished steps reading from it would then be resumed from outputs of the old inputs (a
-    sweep's generations steered by the old directions), so they are refused too, up front —
-    and run once their records go as well."""
+    sweep's generations steered by the old directions), so they are refused too, up front, all
+    in one refusal — and a step whose record went but whose resumable outputs stayed is refused
+    as well. With the records and those outputs gone, exactly those steps run."""
     run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
     state_path = tmp_path / "study.json"
     state = json.loads(state_path.read_text())
-    del state["steps"]["seed1/directions"]
+    del state["steps"]["seed1/label"]
     state_path.write_text(json.dumps(state))
+    sweep = tmp_path.resolve() / "seed1" / "sweep-s1"
+    sweep.mkdir(parents=True)  # the sweep's resumable outputs
     rec = Recorder()
-    with pytest.raises(
-        InputError, match=r"step seed1/\S+ .* finished, but seed1/directions, which it reads from"
-    ):
+    with pytest.raises(InputError) as refused:
         run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
+    message = str(refused.value)
     assert rec.calls == []
     assert json.loads(state_path.read_text()) == state
-    deps = step_dependencies(all_steps(CONFIG, tmp_path.resolve()))
-    downstream = {k for k, v in deps.items() if "seed1/directions" in v and k.startswith("seed1")}
-    assert {"seed1/sweep", "seed1/ablation"} <= downstream
-    for k in downstream:
+    # label's readers, and theirs (directions → sweep, ablation), with the outputs to remove
+    for step, before in (
+        ("seed1/directions", "seed1/label"),
+        ("seed1/probes", "seed1/label"),
+        ("seed1/sweep", "seed1/directions"),
+        ("seed1/ablation", "seed1/directions"),
+    ):
+        assert f"step {step} finished before {before}, which it reads from" in message
+    assert str(sweep) in message and "seed0/" not in message
+    readers = ("seed1/directions", "seed1/probes", "seed1/sweep", "seed1/ablation")
+    for k in readers:
         del state["steps"][k]
     state_path.write_text(json.dumps(state))
+    with pytest.raises(InputError, match=r"step seed1/sweep has no record but left outputs"):
+        run_study(CONFIG, tmp_path, runner=Recorder(), stream=io.StringIO())
+    sweep.rmdir()
     rec = Recorder()
     run_study(CONFIG, tmp_path, runner=rec, stream=io.StringIO())
-    ran = {c[0] if c[0] != "steer" else f"steer {c[1]}" for c in rec.calls}
-    assert {"directions", "steer sweep", "steer ablate"} <= ran
-    assert not any(str(tmp_path.resolve() / "seed0") in " ".join(c) for c in rec.calls[:-2])
+    ran = [c[0] if c[0] not in ("steer", "study") else f"{c[0]} {c[1]}" for c in rec.calls]
+    assert ran == [
+        "label",
+        "directions",
+        "probe",
+        "steer sweep",
+        "steer ablate",
+        "study findings",
+        "report",
+    ]
+    assert all(str(tmp_path.resolve() / "seed1") in " ".join(c) for c in rec.calls[:-2])
