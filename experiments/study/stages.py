@@ -52,7 +52,9 @@ class Step:
     """A run directory the command continues (``--resume``) once it exists."""
     after: tuple[str, ...] | None = None
     """Ids of the steps whose outputs it reads; ``study run --jobs N`` starts it as soon as they
-    are done. None: every earlier step of its seed (the safe default for a new step)."""
+    are done. None: every earlier step of its seed (the safe default for a new step). A step
+    new to the stages has no record in a finished study, so every finished step reading it is
+    refused as stale there: a new step that the later ones do not read should say so here."""
 
     @property
     def argv(self) -> tuple[str, ...]:
