@@ -196,7 +196,6 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
                     if k.startswith("random"):
                         random_means[a].append(_mean(v.get(cell_id("reasoner", "add", n, a))))
     curve = {a: float(np.nanmean(base_curve[a])) for a in alphas}
-    monotone = all(curve[x] < curve[y] for x, y in itertools.pairwise(alphas))
     above = {
         a: {
             "base": curve[a],
@@ -205,9 +204,7 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
         }
         for a in random_means
     }
-    beats = all(x["base"] > x["random_p95"] for x in above.values())
-    lowers = all(curve[a] < curve[0.0] for a in alphas if a < 0)
-    enough = all(x["n_random"] >= 10 for x in above.values())
+    parts = steering_grade(curve, above)
     return _criterion(
         "c2",
         "steering the reasoner with the base direction: monotone in α, above the 95th percentile "
@@ -218,12 +215,36 @@ def steering_criterion(config: StudyConfig, study: Path) -> dict[str, Any]:
         },
         "strictly increasing; base > random p95 at each α > 0 (≥ 10 random directions); "
         "mean at −α < unsteered",
-        monotone and beats and lowers and enough,
-        monotone=monotone,
-        above_random=beats,
-        negative_lowers=lowers,
-        enough_random=enough,
+        **parts,
+        note=(
+            "no negative α in alphas, so '−α lowers it' is not measured: add one (e.g. -0.2)"
+            if parts["negative_lowers"] is None
+            else None
+        ),
     )
+
+
+def steering_grade(
+    curve: dict[float, float], above: dict[float, dict[str, float]]
+) -> dict[str, bool | None]:
+    """Criterion 2's parts and verdict (``passed``) from the base direction's curve (α → mean
+    metric, α = 0 unsteered) and, per α > 0, its mean against the random directions' 95th
+    percentile. Without a negative α "−α lowers it" is not measured (None), and the criterion
+    passes only if that part does: it is then None, unless another part fails."""
+    alphas = sorted(curve)
+    monotone = all(curve[x] < curve[y] for x, y in itertools.pairwise(alphas))
+    beats = all(x["base"] > x["random_p95"] for x in above.values())
+    enough = all(x["n_random"] >= 10 for x in above.values())
+    negative = [a for a in alphas if a < 0]
+    lowers = all(curve[a] < curve[0.0] for a in negative) if negative else None
+    rest = monotone and beats and enough
+    return {
+        "passed": (rest and lowers) if lowers is not None else (None if rest else False),
+        "monotone": monotone,
+        "above_random": beats,
+        "negative_lowers": lowers,
+        "enough_random": enough,
+    }
 
 
 def base_criterion(q2: Answer) -> dict[str, Any]:

@@ -119,3 +119,19 @@ def test_slot_matched_auroc_weighs_each_slots_negatives_as_its_positives() -> No
     # a pool row of a positive's own slot that a positive outranks raises it
     scores[1] = 1.0
     assert slot_matched_auroc(scores, positive, pool, slot) == pytest.approx(0.75)
+
+
+def test_criterion_2_is_not_passed_when_minus_alpha_was_not_run() -> None:
+    """ "−α lowers it" is a third of c2: without a negative α it is unmeasured, not true, so a
+    study steering only upwards cannot pass c2 (the SmolLM2 joint control had passed it)."""
+    from experiments.study.ground_truth import steering_grade
+
+    above = {0.2: {"base": 1.4, "random_p95": 1.3, "n_random": 30}}
+    up_only = steering_grade({0.0: 0.1, 0.2: 1.4}, above)
+    assert up_only["negative_lowers"] is None and up_only["passed"] is None
+    both = steering_grade({-0.2: 0.05, 0.0: 0.1, 0.2: 1.4}, above)
+    assert both["negative_lowers"] is True and both["passed"] is True
+    raises = steering_grade({-0.2: 0.3, 0.0: 0.1, 0.2: 1.4}, above)
+    assert raises["passed"] is False  # monotone fails too
+    below_random = {0.2: {"base": 1.4, "random_p95": 1.5, "n_random": 30}}
+    assert steering_grade({0.0: 0.1, 0.2: 1.4}, below_random)["passed"] is False
