@@ -185,6 +185,14 @@ def test_after_a_parallel_failure_nothing_new_starts(
     assert not {"directions", "probes", "sweep", "ablation", "decisions"} & set(started)
     state = json.loads((tmp_path / "study.json").read_text())
     assert "seed0/label" not in state["steps"] and "seed0/cache-reasoner" in state["steps"]
+    # the rerun goes through: what finished beside the failed step (the held-out traces, which
+    # read nothing) is no stale output, and the steps after it run
+    done = set(state["steps"])
+    monkeypatch.setattr(runner_module, "subprocess_runner", lambda log, threads: lambda argv: 0)
+    run_study(config, tmp_path, runner=Recorder(), stream=io.StringIO(), jobs=2)
+    after = json.loads((tmp_path / "study.json").read_text())["steps"]
+    assert {s.id for s in all_steps(config, tmp_path.resolve())} == set(after)
+    assert all(after[k] == state["steps"][k] for k in done)
 
 
 def test_parallel_steps_run_under_this_process_threads(
