@@ -7,7 +7,8 @@ at most ``max_negatives`` reference tokens shared by all offsets (a sampled toke
 positive at offset ``d`` counts as a positive there). With ``negatives="matched"`` each
 offset draws its own negatives from the layout slots of its positives (:mod:`probes.layout`) in
 the positives' own split, so that a probe cannot win by knowing where in the template it is, in
-training or in evaluation; ``negatives="position"`` does the same without the line opener. The
+training or in evaluation; ``negatives="position"`` does the same without the line opener.
+Neither draws a negative from a line that runs into a backtrack (:func:`negative_candidates`). The
 rows read from the store are the union of all positives and negatives — a small subset of a
 large store.
 
@@ -106,8 +107,9 @@ def build_probe_data(
                 f"the layout covers {len(layout.position)} tokens, the store {len(seq)}; build it "
                 "with probes.layout.store_layout(store, model) of this store"
             )
+        candidates = negative_candidates(seq, events, positive_full, reference.mask, layout)
         neg_rows, levels = _matched_negatives(
-            positive_full, reference.mask, row_part, layout, config, rng
+            positive_full, candidates, row_part, layout, config, rng
         )
     else:
         sample = rng.choice(ref_rows, size=min(config.max_negatives, len(ref_rows)), replace=False)
@@ -173,6 +175,38 @@ def _positives(
     return positive, n_events
 
 
+def negative_candidates(
+    seq: NDArray[np.integer],
+    events: NDArray[np.bool_],
+    positive: NDArray[np.bool_],
+    reference: NDArray[np.bool_],
+    layout: Layout,
+) -> NDArray[np.bool_]:
+    """[n_tokens] the reference tokens a matched or position negative may be drawn from: positive
+    at no offset, and not in a line that runs into a backtrack.
+
+    A token whose own line ends just before a backtracking start — or holds one later on — is
+    that backtrack's precursor at a distance the probe offsets do not reach (a line may be longer
+    than the offsets): a concept that persists over the line reads as high there as at the
+    positives, so as a negative it would be counted against exactly the precursor the probes
+    look for. Where a positive's slot has no other candidate, its negative comes from a coarser
+    slot, and without this rule those slots' candidates were largely such lines (README
+    "Positive and null controls"). Tokens after a backtracking start in its own line are not
+    excluded: they follow it.
+    """
+    n = len(seq)
+    index = np.arange(n)
+    ev = np.flatnonzero(events)
+    if not len(ev):
+        return reference & ~positive.any(axis=0)
+    after = np.searchsorted(ev, index, side="right")  # the first event after each token
+    has = after < len(ev)
+    at = np.where(has, ev[np.minimum(after, len(ev) - 1)], n)
+    same_seq = has & (seq[np.minimum(at, n - 1)] == seq)
+    runs_in = same_seq & (at - index <= layout.until_line + 1)
+    return reference & ~positive.any(axis=0) & ~runs_in
+
+
 def _negative_weights(
     positive_full: NDArray[np.bool_],
     ref: NDArray[np.bool_],
@@ -203,7 +237,7 @@ POSITION_LEVELS = ("line end+line start", "line end", "any")
 
 def _matched_negatives(
     positive_full: NDArray[np.bool_],
-    reference: NDArray[np.bool_],
+    candidates: NDArray[np.bool_],
     row_part: NDArray[np.int8],
     layout: Layout,
     config: ProbeConfig,
@@ -213,15 +247,14 @@ def _matched_negatives(
 
     Each offset's budget is ``max(n_pos, max_negatives // n_offsets)``, shared out over its
     positives (one each, the rest at random); each positive's share is drawn without replacement
-    from the non-positive reference tokens of its finest layout slot (opener, distance to the
+    from the ``candidates`` (:func:`negative_candidates`) of its finest layout slot (opener, distance to the
     line's end and from its start; the opener left out with ``negatives="position"``) in its own
     split (``row_part``), so every split's negatives match that split's positives and a split
-    with positives gets negatives wherever it has any non-positive reference token.
+    with positives gets negatives wherever it has any candidate.
     Only where a slot cannot give even one negative per positive does the shortfall move on to the
     next coarser slot, so matching stays as exact as the data allow. Returns the rows per offset
     and how many negatives were matched at each level.
     """
-    candidates = reference & ~positive_full.any(axis=0)
     opener = config.negatives == "matched"
     names = MATCH_LEVELS if opener else POSITION_LEVELS
     n_parts = len(PART_NAMES)

@@ -7,13 +7,17 @@ import numpy as np
 import pytest
 
 from activation_store.core.errors import InputError
+from activation_store.create import create_store
+from activation_store.labels import write_label
 from activation_store.reader import ActivationStore
+from activation_store.tokens import TokenTable
 from probes.config import ProbeConfig
 from probes.layout import store_layout, token_layout
-from probes.probe_data import _matched_negatives, build_probe_data
+from probes.metrics import ranking_metrics
+from probes.probe_data import _matched_negatives, build_probe_data, negative_candidates
 from probes.probe_run import run_probes
 from probes.splits import TRAIN, VAL
-from tests.probes.helpers import CHECK, HOOKS, NEWLINE, template_store
+from tests.probes.helpers import CHECK, HOOKS, NEWLINE, STEP, template_store, write_model
 
 FAST = {"n_bootstrap": 200, "max_negatives": 3000, "Cs": (0.01, 1.0), "token_baseline": False}
 
@@ -134,8 +138,10 @@ def test_matched_negatives_come_from_their_positives_split(negatives: str) -> No
     positive[0, len(train)] = True
     row_part = np.where(seq == 0, TRAIN, VAL).astype(np.int8)
     cfg = ProbeConfig(offsets=(0,), negatives=negatives, max_negatives=10)  # type: ignore[arg-type]
+    events = np.zeros(len(ids), dtype=bool)  # no backtrack follows: only the positive is left out
+    candidates = negative_candidates(seq, events, positive, np.ones(len(ids), dtype=bool), layout)
     rows, levels = _matched_negatives(
-        positive, np.ones(len(ids), dtype=bool), row_part, layout, cfg, np.random.default_rng(0)
+        positive, candidates, row_part, layout, cfg, np.random.default_rng(0)
     )
     assert len(rows[0]) >= 1 and (row_part[rows[0]] == VAL).all()
     assert not positive[0, rows[0]].any()
@@ -154,9 +160,10 @@ def test_every_positive_gets_a_matched_negative_even_at_the_smallest_budget() ->
     positive = np.zeros((1, len(ids)), dtype=bool)
     positive[0, [11 * line + line for line in range(10)]] = True  # ten slots: 0…9 from line start
     cfg = ProbeConfig(offsets=(0,), negatives="matched", max_negatives=10)  # a budget of 10
+    events = np.zeros(len(ids), dtype=bool)
     rows, levels = _matched_negatives(
         positive,
-        np.ones(len(ids), dtype=bool),
+        negative_candidates(seq, events, positive, np.ones(len(ids), dtype=bool), layout),
         np.full(len(ids), VAL, dtype=np.int8),
         layout,
         cfg,
@@ -185,3 +192,80 @@ def test_a_layout_of_another_store_is_refused(position_only) -> None:  # type: i
     other = token_layout(np.array([1, 2]), np.array([0, 0]), lambda b: [texts[i] for i in b])
     with ActivationStore(position_only.path) as store, pytest.raises(InputError, match="layout"):
         build_probe_data(store, ProbeConfig(offsets=(0,), negatives="matched"), other)
+
+
+def test_negative_candidates_leave_out_the_lines_that_run_into_a_backtrack() -> None:
+    """A token is no candidate negative when a backtracking start follows it no later than just
+    past its line's end (the line ends into the backtrack, or holds it later on); tokens after a
+    start, and lines that end into no backtrack, stay candidates."""
+    texts = {1: "Wait", 2: " x", 3: "\n", 4: "So"}
+    first, second = [4, 2, 2, 3, 1, 2, 3, 4, 2, 1, 2, 3, 4, 2, 3], [4, 2, 3, 1, 2]
+    ids = np.array([*first, *second])
+    seq = np.array([0] * 15 + [1] * 5)
+    events = ids == 1
+    layout = token_layout(ids, seq, lambda batch: [texts[i] for i in batch])
+    none = np.zeros((1, len(ids)), dtype=bool)
+    got = negative_candidates(seq, events, none, np.ones(len(ids), dtype=bool), layout)
+    runs_in = [0, 1, 2, 3, 7, 8, 15, 16, 17]  # So x x \n | So x (Wait) | seq 1: So x \n
+    assert np.flatnonzero(~got).tolist() == sorted(runs_in)
+    # a positive is never a candidate, and neither is a token outside the reference span
+    positive = np.zeros((1, len(ids)), dtype=bool)
+    positive[0, 5] = True
+    reference = np.ones(len(ids), dtype=bool)
+    reference[13] = False
+    got = negative_candidates(seq, events, positive, reference, layout)
+    assert not got[5] and not got[13] and got[12] and got[14]
+
+
+def _check_lines_store(path, n_seq: int = 60):  # type: ignore[no-untyped-def]
+    """Every Check line runs into a backtracking line, and all its tokens carry the concept (a
+    precursor that persists over the line, longer than the probe offsets reach)."""
+    rng = np.random.default_rng(0)
+    d_model, line_len = 32, 8
+    concept = rng.normal(size=d_model)
+    concept /= np.linalg.norm(concept)
+    seqs, starts, marked = [], [], []
+    for s in range(n_seq):
+        ids: list[int] = []
+        for line in range(10):  # a Check line is never the last: a backtracking line follows
+            check = rng.random() < 0.3 and line < 9 and (not ids or ids[-line_len] != CHECK)
+            if check:
+                marked += [(s, len(ids) + j) for j in range(line_len)]
+                starts.append((s, len(ids) + line_len))
+            ids += [CHECK if check else STEP, *rng.integers(40, 180, size=line_len - 2), NEWLINE]
+        seqs.append(ids)
+    tokens = TokenTable.from_sequences([f"t{i}" for i in range(n_seq)], seqs)
+    label = np.zeros(tokens.n_tokens, dtype=np.uint8)
+    for s, pos in starts:
+        if pos < len(seqs[s]):
+            label[tokens.offsets[s] + pos] = 1
+    x = rng.normal(size=(tokens.n_tokens, d_model))
+    for s, pos in marked:
+        x[tokens.offsets[s] + pos] += 4.0 * concept
+    create_store(path, tokens, tokenizer_id="tiny", config={"test": "check lines"})
+    write_model(path, "base", {h: x.astype(np.float32) for h in HOOKS}, tokens)
+    write_label(path, "backtracking_start", label, attrs={"labeller": "check lines"})
+    write_label(path, "thinking", np.ones(tokens.n_tokens, dtype=np.uint8))
+    return concept
+
+
+@pytest.mark.parametrize("negatives", ["matched", "position"])
+def test_no_negative_comes_from_a_line_that_runs_into_a_backtrack(tmp_path, negatives: str) -> None:  # type: ignore[no-untyped-def]
+    """Where a positive's own slots hold no other candidate (every Check line runs into a
+    backtrack), its negatives come from coarser slots — but not from the rest of those lines,
+    further from the backtrack than the probe offsets reach, where the persistent concept is as
+    high as at the positives: read as negatives they would cost the precursor its AUROC."""
+    path = tmp_path / "lines.h5"
+    concept = _check_lines_store(path)
+    cfg = ProbeConfig(offsets=(-3, -2), negatives=negatives, max_negatives=400)  # type: ignore[arg-type]
+    with ActivationStore(path) as store:
+        data = build_probe_data(store, cfg)
+        layout = store_layout(store, "base")
+        x = store.read("base", HOOKS[0], data.rows).astype(np.float64)
+    for o in range(2):
+        neg = data.rows[data.negative[o]]
+        assert len(neg) >= data.positive[o].sum() > 0
+        assert (layout.line_opener[neg] != CHECK).all()  # every Check line runs into a backtrack
+        sel = data.positive[o] | data.negative[o]
+        auc, _ = ranking_metrics((x @ concept)[sel], data.positive[o][sel], np.ones((1, sel.sum())))
+        assert auc[0] > 0.95
