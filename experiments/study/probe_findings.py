@@ -123,7 +123,8 @@ def _pool_probe(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "over_token": pooled("probe − token AUROC", "auroc_over_token"),
         "over_chance": pooled("probe AUROC − 0.5", "auroc", 0.5),
     }
-    if all(math.isfinite(r.get("auroc_over_structure") or math.nan) for r in rows):
+    over = [r.get("auroc_over_structure") for r in rows]  # None where no baseline was fitted
+    if all(v is not None and math.isfinite(v) for v in over):
         out["structure"] = float(np.mean([r["structure_auroc"] for r in rows]))
         out["over_structure"] = pooled("probe − structure AUROC", "auroc_over_structure")
     return out
