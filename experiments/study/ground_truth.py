@@ -388,8 +388,9 @@ def probe_criterion(
         "AUROC, and the token-identity baseline's (auroc_lo, auroc_hi: the 95 % CI of the "
         "window's mean AUROC, as in Q3; min_test_positives: the fewest test positives "
         "of one offset's probe; planted_u: the planted direction's own AUROC on the probes' rows, "
-        "when the stores are there; planted_u_any_opener: the same against every token at the "
-        "positives' distance to the line's end, whatever opens its line; "
+        "when the stores are there; planted_u_at_line_end: u read at each of those rows' "
+        "decision point (its line's last token) instead; planted_u_any_opener: u against every "
+        "candidate negative at the positives' distance to the line's end, whatever opens its line; "
         "positives_in_backtrack_lines: the share of the window's positives in a line that a "
         "backtracking sentence opened)",
         figure,
@@ -433,7 +434,11 @@ def _planted_auroc(
     planted concept does not separate the classes at the window and a failing c6 is the
     control's; when it passes and the probe does not, the probe is at fault.
 
-    ``{label}_any_opener`` is the same AUROC against every other reference token at the
+    ``{label}_at_line_end`` is ``u·x`` read at each row's decision point instead (the last token
+    of its line: the line break the reader reads), on the same rows: where it is high and
+    ``planted_{label}`` is not, the concept is there when the reader acts but has not persisted
+    back over the window. ``{label}_any_opener`` is the same AUROC as ``planted_{label}``
+    against every other candidate negative (:func:`probes.probe_data.negative_candidates`) at the
     positives' distance to the line's end (weighted slot by slot to the positives' counts),
     whatever token opens its line: what the matched negatives' opener matching costs. Where events
     chain (a backtracking line followed by another; ``positives_in_backtrack_lines``: the share of
@@ -447,7 +452,7 @@ def _planted_auroc(
     from experiments.study.stages import probe_config
     from probes.layout import store_layout
     from probes.metrics import ranking_metrics
-    from probes.probe_data import build_probe_data
+    from probes.probe_data import build_probe_data, negative_candidates
     from probes.selection import event_mask
 
     cfg = probe_config(config, seed)
@@ -458,25 +463,38 @@ def _planted_auroc(
         data = build_probe_data(store, cfg, layout)
         ref = np.flatnonzero(data.reference.mask)
         events = event_mask(store, cfg.label)
+        seq = store.tokens.seq_index
         x = store.read(cfg.models[0], config.steer_hook, ref).astype(np.float64)
     in_rows = np.searchsorted(ref, data.rows)  # the probe rows are reference rows
-    any_positive = np.zeros(len(ref), dtype=bool)
-    any_positive[in_rows[data.positive.any(axis=0)]] = True
+    positive = np.zeros((1, len(seq)), dtype=bool)
+    positive[0, data.rows[data.positive.any(axis=0)]] = True
+    pool = negative_candidates(seq, events, positive, data.reference.mask, layout)[ref]
     slot = layout.key(1, opener=False)[ref]  # the distance to the line's end
+    # each probe row's decision point: the last token of its line (a line break, where the
+    # reader reads), when it lies in the reference span
+    line_end = data.rows + layout.until_line[data.rows]
+    at_end = np.searchsorted(ref, line_end).clip(max=len(ref) - 1)
+    end_known = ref[at_end] == line_end
     out = {}
     for label, u in us.items():
         s = x @ u
-        matched, any_opener = [], []
+        matched, any_opener, line_ends = [], [], []
         for o in offsets:
             sel = data.positive[o] | data.negative[o]
             y = data.positive[o][sel]
             auc, _ = ranking_metrics(s[in_rows][sel], y, np.ones((1, int(sel.sum()))))
             matched.append(float(auc[0]))
+            both = sel & end_known
+            auc, _ = ranking_metrics(
+                s[at_end][both], data.positive[o][both], np.ones((1, int(both.sum())))
+            )
+            line_ends.append(float(auc[0]))
             pos = np.zeros(len(ref), dtype=bool)
             pos[in_rows[data.positive[o]]] = True
-            any_opener.append(slot_matched_auroc(s, pos, ~any_positive, slot))
+            any_opener.append(slot_matched_auroc(s, pos, pool, slot))
         out[f"planted_{label}"] = float(np.mean(matched))
         out[f"planted_{label}_any_opener"] = float(np.mean(any_opener))
+        out[f"planted_{label}_at_line_end"] = float(np.mean(line_ends))
     # a line opened by a backtracking sentence: its first token is an event
     opened_by_event = events[ref - layout.since_line[ref]]
     out["positives_in_backtrack_lines"] = float(

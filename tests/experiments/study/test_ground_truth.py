@@ -79,7 +79,14 @@ def test_committed_planted_ground_truth_recomputes_without_the_stores(tmp_path: 
     assert main(["--threads", "1", "study", "findings", str(study)]) == 0
     fresh = json.loads((study / "findings" / "findings.json").read_text())["ground_truth"]
     old = json.loads((committed / "findings" / "findings.json").read_text())["ground_truth"]
-    from_stores = {"c6": {"planted_u", "planted_u_any_opener", "positives_in_backtrack_lines"}}
+    from_stores = {
+        "c6": {
+            "planted_u",
+            "planted_u_at_line_end",
+            "planted_u_any_opener",
+            "positives_in_backtrack_lines",
+        }
+    }
     for new, before in zip(fresh["criteria"], old["criteria"], strict=True):
         assert (new["key"], new["passed"]) == (before["key"], before["passed"])
         if not isinstance(before["figure"], dict):
